@@ -1,0 +1,29 @@
+"""kwok Stage objects for the simulated nodes and pods, with delays the tests choose."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# Every pod stage but pod-ready runs at once; pod-ready waits the configured delay (per-pod annotations
+# such as pod-ready.stage.kwok.x-k8s.io/delay still override it, which fault tests use).
+IMMEDIATE_POD_STAGES = {"pod-create", "pod-init-container-running", "pod-init-container-completed", "pod-delete"}
+
+
+def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> list[dict]:
+    stages = []
+    for path in sorted((assets / "stages").glob("*.yaml")):
+        stage = yaml.safe_load(path.read_text())
+        name = stage["metadata"]["name"]
+        delay = stage["spec"].get("delay")
+        if delay is not None and name in IMMEDIATE_POD_STAGES:
+            delay["durationMilliseconds"] = 0
+            delay.pop("jitterDurationMilliseconds", None)
+            delay.pop("jitterDurationFrom", None)  # pod-delete would otherwise wait out the grace period
+        elif delay is not None and name == "pod-ready":
+            delay["durationMilliseconds"] = pod_ready_delay_ms
+            delay["jitterDurationMilliseconds"] = pod_ready_delay_ms + pod_ready_jitter_ms
+            if not pod_ready_jitter_ms:
+                delay.pop("jitterDurationMilliseconds")
+        stages.append(stage)
+    return stages

@@ -1,0 +1,21 @@
+"""Pinned versions of the control plane; the build cache is keyed by them and by the Go sources."""
+import hashlib
+from pathlib import Path
+
+KUBERNETES = "v1.36.3"
+ETCD = "v3.6.8"
+KWOK = "v0.8.0"
+
+GO_MODULES_DIR = Path(__file__).parent / "go"
+GO_MODULES = ("kube", "etcd", "kwok")
+
+
+def cache_key() -> str:
+    """Versions plus a digest of the Go module sources, so any change to them rebuilds."""
+    digest = hashlib.sha256()
+    for module in GO_MODULES:
+        for path in sorted((GO_MODULES_DIR / module).glob("*")):
+            if path.suffix in {".go", ".mod", ".sum"}:
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+    return f"k8s-{KUBERNETES}_etcd-{ETCD}_kwok-{KWOK}_{digest.hexdigest()[:12]}"
