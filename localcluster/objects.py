@@ -17,7 +17,10 @@ FIELD_MANAGER = "localcluster"
 
 
 def api_client(kubeconfig) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(kubeconfig))
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    configuration.connection_pool_maxsize = 32  # node creation runs 16 threads
+    return client.ApiClient(configuration)
 
 
 def apply(api: client.ApiClient, obj: dict) -> None:

@@ -1,0 +1,48 @@
+# Everything a new user needs: `make demo` and `make test`. Nothing is installed by hand.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NODES  ?= 20
+
+.PHONY: help venv controlplane test test-unit test-e2e demo cluster-up cluster-down crds clean
+
+help:
+	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live"
+	@echo "make test          unit + e2e tests on a real local control plane"
+	@echo "make cluster-up    start the 'dev' cluster (NODES=$(NODES)); make cluster-down stops it"
+	@echo "make crds          regenerate crds/ from the pydantic models"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+# Builds kube-apiserver, controller-manager, scheduler, kubectl, etcd and kwok from Go modules, once.
+controlplane: $(STAMP)
+	$(PY) -m localcluster build
+
+test: controlplane
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-e2e: controlplane
+	$(PY) -m pytest tests/e2e
+
+demo: controlplane
+	$(PY) -m demo --nodes $(NODES)
+
+cluster-up: controlplane
+	$(PY) -m localcluster --name dev up --nodes $(NODES)
+	@echo "export KUBECONFIG=$$($(PY) -m localcluster --name dev kubeconfig)"
+
+cluster-down: $(STAMP)
+	$(PY) -m localcluster --name dev down
+
+clean: cluster-down
+	rm -rf .localcluster

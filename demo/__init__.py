@@ -1,0 +1,1 @@
+"""`make demo`: a local cluster, a simulated CNI install, and an upgrade shown live."""
