@@ -1,5 +1,8 @@
-"""Command line entry point: `cniupgrade run` and friends."""
+"""cniupgrade: run the operator, preview a plan, or print the CRD."""
+from __future__ import annotations
+
 import argparse
+import logging
 import sys
 
 from cniupgrade import __version__
@@ -9,13 +12,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cniupgrade", description=__doc__)
     parser.add_argument("--version", action="version", version=f"cniupgrade {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the operator")
+
+    run = sub.add_parser("run", help="run the operator (kopf), cluster-wide")
+    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
+                     help="liveness endpoint URL (empty to disable)")
+    run.add_argument("--standalone", action="store_true", help="no peering with other operator replicas")
+    run.add_argument("--verbose", "-v", action="store_true")
+
+    sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
     return parser
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    import kopf
+
+    from cniupgrade import handlers  # noqa: F401 - registers the handlers
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kopf.run(clusterwide=True, standalone=args.standalone, liveness_endpoint=args.liveness or None)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return 0
+    if args.command == "run":
+        return run_operator(args)
+    if args.command == "crd":
+        from cniupgrade.api import crd
+        sys.stdout.write(crd.render())
+        return 0
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,248 @@
+"""The UpgradePlan API: pydantic models are the one source of truth; crds/ is generated from them.
+
+Field descriptions become `kubectl explain` text. Cross-field rules that the API server must enforce at
+admission are declared with `x-kubernetes-validations` (CEL) in `json_schema_extra`.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GROUP = "cniupgrade.io"
+VERSION = "v1alpha1"
+KIND = "UpgradePlan"
+PLURAL = "upgradeplans"
+SINGULAR = "upgradeplan"
+SHORT_NAMES = ["up", "upgplan"]
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+PERCENT = r"^(100|[1-9][0-9]?)%$"
+
+
+# An omitted object defaults to {} at admission, so the API server fills in its fields' defaults too.
+DEFAULT_EMPTY = {"default": {}}
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict:
+    validation = {"rule": rule, "message": message}
+    if field_path:
+        validation["fieldPath"] = field_path
+    return validation
+
+
+class ApiModel(BaseModel):
+    """Fields are camelCase on the wire, unknown fields are refused, and models are immutable values."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
+                              alias_generator=lambda name: "".join(
+                                  w if i == 0 else w.capitalize() for i, w in enumerate(name.split("_"))))
+
+
+class Plugin(str, Enum):
+    spiderpool = "spiderpool"
+    uk8s_cni_vpc = "uk8s-cni-vpc"
+    generic = "generic"
+
+
+class Weekday(str, Enum):
+    mon = "Mon"
+    tue = "Tue"
+    wed = "Wed"
+    thu = "Thu"
+    fri = "Fri"
+    sat = "Sat"
+    sun = "Sun"
+
+
+class NodeOrder(str, Enum):
+    by_name = "ByName"
+    by_zone = "ByZone"
+
+
+class Phase(str, Enum):
+    pending = "Pending"
+    preflight = "Preflight"
+    awaiting_approval = "AwaitingApproval"
+    waiting = "Waiting"
+    migrating = "Migrating"
+    pre_pulling = "PrePulling"
+    canary = "Canary"
+    rolling = "Rolling"
+    paused = "Paused"
+    succeeded = "Succeeded"
+    failed = "Failed"
+    rolling_back = "RollingBack"
+    rolled_back = "RolledBack"
+
+
+TERMINAL_PHASES = frozenset({Phase.succeeded, Phase.failed, Phase.rolled_back})
+
+
+class NodeState(str, Enum):
+    pending = "Pending"
+    upgrading = "Upgrading"
+    upgraded = "Upgraded"
+    failed = "Failed"
+    rolled_back = "RolledBack"
+
+
+class DaemonSetRef(ApiModel):
+    name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN,
+                               description="Name of the CNI agent DaemonSet to roll node by node.")]
+    images: Annotated[dict[str, str] | None, Field(
+        default=None, max_length=16,
+        description="Target image per container (or init container) name; containers not named keep their "
+                    "image. Without it, every container's image is re-tagged with spec.targetVersion.")]
+
+
+class Canary(ApiModel):
+    count: Annotated[int, Field(default=1, ge=0, le=100,
+                                description="How many nodes, first in the rollout order, form the canary batch. "
+                                            "0 disables the canary.")]
+    node_selector: Annotated[dict[str, str] | None, Field(
+        default=None, description="Pick the canary nodes by label instead of by count (all matching nodes).")]
+
+
+class ProbePod(ApiModel):
+    enabled: Annotated[bool, Field(default=False, description="After a node's agent is Ready, run a probe pod "
+                                   "pinned to that node; it must get an IP and run before the node counts as "
+                                   "upgraded (the CNI works there). The probe pod is removed afterwards.")]
+    image: Annotated[str, Field(default="registry.k8s.io/pause:3.10", min_length=1,
+                                description="Image of the probe pod.")]
+    timeout_seconds: Annotated[int, Field(default=120, ge=5, le=3600,
+                                          description="How long the probe pod may take to run.")]
+
+
+class Rollout(ApiModel):
+    canary: Annotated[Canary, Field(default_factory=Canary, description="The first, health-gated batch.",
+                                    json_schema_extra=DEFAULT_EMPTY)]
+    max_unavailable: Annotated[Union[int, str], Field(
+        default=1, description="Nodes upgraded at once after the canary: a count (at least 1) or a percentage of "
+                               "the eligible nodes (rounded up, at least one node).",
+        json_schema_extra={"x-kubernetes-int-or-string": True, "x-kubernetes-validations": [
+            cel("type(self) == int ? self >= 1 : self.matches('" + PERCENT + "')",
+                "must be a count of at least 1 or a percentage from 1% to 100%")]})]
+    node_selector: Annotated[dict[str, str] | None, Field(
+        default=None, description="Only nodes with these labels are upgraded; others keep the old agent.")]
+    order: Annotated[NodeOrder, Field(default=NodeOrder.by_name, description=(
+        "Rollout order. ByName: by node name. ByZone: zone by zone (topology.kubernetes.io/zone), "
+        "by name within a zone, so a batch spans as few zones as possible."))]
+    node_timeout_seconds: Annotated[int, Field(default=300, ge=10, le=86400, description=(
+        "How long one node may take, from its old agent pod's deletion to passing the health gate."))]
+    batch_delay_seconds: Annotated[int, Field(default=0, ge=0, le=86400,
+                                              description="Wait this long after a batch passes before the next.")]
+    probe: Annotated[ProbePod, Field(default_factory=ProbePod, description="The per-node CNI smoke gate.",
+                                     json_schema_extra=DEFAULT_EMPTY)]
+
+
+class MaintenanceWindow(ApiModel):
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7, description=(
+        "Days on which a window opens (Mon..Sun)."), json_schema_extra={"x-kubernetes-list-type": "set"})]
+    start: Annotated[str, Field(pattern=HH_MM, description="Opening time, HH:MM (24h), in timeZone.")]
+    end: Annotated[str, Field(pattern=HH_MM, description=(
+        "Closing time, HH:MM (24h). Earlier than start means the window runs past midnight."))]
+    time_zone: Annotated[str, Field(default="UTC", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$",
+                                    description="IANA time zone, e.g. Europe/Berlin.")]
+
+
+class UpgradePlanSpec(ApiModel):
+    """What to upgrade, to which version, and how carefully."""
+
+    plugin: Annotated[Plugin, Field(description="The CNI plugin profile: spiderpool, uk8s-cni-vpc or generic.")]
+    target_version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
+                                         description="The version to upgrade to, e.g. 1.2.2 or v1.5.0.")]
+    namespace: Annotated[str, Field(default="kube-system", max_length=63, pattern=DNS_LABEL,
+                                    description="Namespace where the plugin runs.")]
+    daemon_set: Annotated[DaemonSetRef | None, Field(default=None, description=(
+        "The agent DaemonSet rolled node by node. Required for the generic profile; the other profiles know "
+        "their DaemonSets and take this as an override."))]
+    rollout: Annotated[Rollout, Field(default_factory=Rollout, description="Canary, batches and health gates.",
+                                      json_schema_extra=DEFAULT_EMPTY)]
+    window: Annotated[MaintenanceWindow | None, Field(
+        default=None, description="Start batches only inside this window; a running batch finishes.")]
+    paused: Annotated[bool, Field(default=False, description=(
+        "Hold before the next batch; nodes already being upgraded finish. Set false to resume."))]
+    require_approval: Annotated[bool, Field(default=False, description=(
+        "Compute the plan and the checks, publish them in status, and change nothing until spec.approved."))]
+    approved: Annotated[bool, Field(default=False, description="Approves the plan shown in status.")]
+    rollback_on_failure: Annotated[bool, Field(default=False, description=(
+        "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
+
+
+_ROLLOUT_RUNNING = ("has(oldSelf.status) && has(oldSelf.status.startedAt) && has(oldSelf.status.phase) && "
+                    "!(oldSelf.status.phase in ['Succeeded', 'Failed', 'RolledBack'])")
+ROOT_RULES = [
+    cel(f"!({_ROLLOUT_RUNNING}) || self.spec.targetVersion == oldSelf.spec.targetVersion",
+        "spec.targetVersion is immutable while the rollout runs; wait for it to end or delete the plan",
+        ".spec.targetVersion"),
+    cel(f"!({_ROLLOUT_RUNNING}) || (has(self.spec.daemonSet) == has(oldSelf.spec.daemonSet) && "
+        f"(!has(self.spec.daemonSet) || self.spec.daemonSet == oldSelf.spec.daemonSet))",
+        "spec.daemonSet is immutable while the rollout runs", ".spec.daemonSet"),
+]
+SPEC_RULES = [
+    cel("!has(self.window) || self.window.start != self.window.end",
+        "window.start and window.end must differ (an empty window would never open)", ".window.end"),
+    cel("self.plugin != 'generic' || has(self.daemonSet)", "the generic profile needs spec.daemonSet"),
+]
+
+
+# ---- status ---------------------------------------------------------------------------------------
+
+
+class Condition(ApiModel):
+    type: str
+    status: Annotated[str, Field(json_schema_extra={"enum": ["True", "False", "Unknown"]})]
+    reason: str
+    message: str = ""
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class ComputedPlan(ApiModel):
+    batches: list[list[str]] = Field(default_factory=list, description="Node batches in rollout order.")
+    canary_batches: int = Field(default=0, description="How many leading batches form the canary.")
+    excluded: list[str] = Field(default_factory=list, description=(
+        "Nodes left out, with why: 'node: reason' (not Ready, unschedulable, no agent pod, selector)."))
+    max_unavailable: int = Field(default=1, description="The resolved batch size.")
+
+
+class NodeResult(ApiModel):
+    name: str
+    state: NodeState
+    message: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class Counts(ApiModel):
+    total: int = 0
+    upgraded: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+class UpgradePlanStatus(ApiModel):
+    observed_generation: int | None = None
+    phase: Phase | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    from_version: str | None = Field(default=None, description="Version detected before the upgrade.")
+    target_images: dict[str, str] = Field(default_factory=dict, description="Container name to target image.")
+    previous_images: dict[str, str] = Field(default_factory=dict, description="Container name to previous image.")
+    original_update_strategy: dict | None = Field(
+        default=None, description="The DaemonSet's update strategy before the upgrade, restored at the end.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    plan: ComputedPlan | None = None
+    nodes: list[NodeResult] = Field(default_factory=list, description="Per-node results (not pending ones).")
+    counts: Counts = Field(default_factory=Counts)
+    progress: str = Field(default="", description="upgraded/total, for kubectl get.")
+    current_batch: int | None = Field(default=None, description="0 is the canary, 1.. the later batches.")
+    started_at: str | None = None
+    last_progress_at: str | None = None
+    completed_at: str | None = None
+    last_batch_finished_at: str | None = None
+    spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
+                                  "a changed spec on a finished or waiting plan plans again.")

@@ -1,0 +1,136 @@
+"""One plan's reconcile loop: observe (watch caches) -> decide (pure) -> act -> write status -> wait.
+
+It wakes on any watched change (the plan, its DaemonSet and pods, probe pods, nodes) or when a deadline the
+decision named is due, never on a fixed polling interval.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from cniupgrade.api import conditions as cond
+from cniupgrade.api import models
+from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.view import PlanView
+from cniupgrade.kube.watchcache import WatchCache
+from cniupgrade.rollout.decide import Decision, decide, iso
+from cniupgrade.rollout.observation import DaemonSetView
+
+log = logging.getLogger(__name__)
+IDLE_RECHECK_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def daemonset_name(spec: models.UpgradePlanSpec) -> str:
+    if spec.daemon_set:
+        return spec.daemon_set.name
+    raise ValueError(f"plugin {spec.plugin.value}: spec.daemonSet is required until its profile knows the DaemonSet")
+
+
+class PlanRunner:
+    def __init__(self, api: client.ApiClient, namespace: str, name: str, uid: str):
+        self.api, self.namespace, self.name, self.uid = api, namespace, name, uid
+        self.wake = threading.Event()
+        self.executor = Executor(api, namespace, name, uid)
+        self.plan = WatchCache(f"plan-{namespace}-{name}", client.CustomObjectsApi(api).list_namespaced_custom_object,
+                               self.wake.set, group=models.GROUP, version=models.VERSION, namespace=namespace,
+                               plural=models.PLURAL, field_selector=f"metadata.name={name}")
+        self.view: PlanView | None = None
+        self.backoff = 0.5
+
+    def run(self, stopped) -> None:
+        """Reconcile until `stopped` (kopf's daemon flag, or any object with is_set/wait) is set."""
+        self.plan.start()
+        try:
+            while not stopped.is_set():
+                self.wake.clear()
+                delay = self._step()
+                self._sleep(delay, stopped)
+        finally:
+            self.plan.stop()
+            if self.view:
+                self.view.stop()
+
+    def _sleep(self, seconds: float, stopped) -> None:
+        deadline = time.monotonic() + seconds
+        while not stopped.is_set() and not self.wake.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.wake.wait(min(remaining, 1.0))  # the slice only bounds how late a stop is noticed
+
+    def _step(self) -> float:
+        try:
+            delay = self.reconcile_once()
+            self.backoff = 0.5
+            return delay
+        except ApiException as exc:
+            if exc.status == 409:  # someone changed an object under us: decide again from fresh state
+                return 0.05
+            log.warning("plan %s/%s: API error %s %s; retrying in %.1fs", self.namespace, self.name, exc.status,
+                        exc.reason, self.backoff)
+        except Exception:  # noqa: BLE001 - the loop must survive anything and retry
+            log.exception("plan %s/%s: reconcile failed; retrying in %.1fs", self.namespace, self.name, self.backoff)
+        delay, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
+        return delay
+
+    def reconcile_once(self) -> float:
+        if not self.plan.wait_synced(30):
+            raise TimeoutError("the plan's watch did not sync")
+        body = self.plan.get(self.namespace, self.name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return IDLE_RECHECK_SECONDS
+        generation = body["metadata"].get("generation", 0)
+        status = parse_status(body)
+        try:
+            spec = models.UpgradePlanSpec.model_validate(body.get("spec") or {})
+            ds_name = daemonset_name(spec)
+        except (ValidationError, ValueError) as exc:
+            return self._invalid(status, generation, str(exc))
+        self._ensure_view(spec.namespace, ds_name)
+        observation = self.view.observe()
+        decision = decide(spec, status, observation, generation)
+        self._carry_out(decision, status)
+        return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
+
+    def _ensure_view(self, namespace: str, ds_name: str) -> None:
+        if self.view and (self.view.namespace, self.view.ds_name) == (namespace, ds_name):
+            return
+        if self.view:
+            self.view.stop()
+        self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set)
+
+    def _carry_out(self, decision: Decision, status: models.UpgradePlanStatus) -> None:
+        raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
+        ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
+        for action in decision.actions:
+            self.executor.run(action, ds, raw_ds)
+        if decision.status != status:
+            self.executor.write_status(decision.status)
+        for event in decision.events:
+            log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message)
+            self.executor.post_event(event)
+
+    def _invalid(self, status: models.UpgradePlanStatus, generation: int, message: str) -> float:
+        now = iso(dt.datetime.now(dt.timezone.utc))
+        new = status.model_copy(update={
+            "observed_generation": generation, "phase": models.Phase.failed,
+            "conditions": cond.lifecycle_conditions(status.conditions, models.Phase.failed, "InvalidSpec", message,
+                                                    now, generation)})
+        if new != status:
+            self.executor.write_status(new)
+        return IDLE_RECHECK_SECONDS
+
+
+def parse_status(body: dict) -> models.UpgradePlanStatus:
+    try:
+        return models.UpgradePlanStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        log.warning("unreadable status on %s; starting from an empty one", body["metadata"]["name"])
+        return models.UpgradePlanStatus()

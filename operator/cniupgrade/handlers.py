@@ -1,0 +1,63 @@
+"""kopf wiring, and nothing else: each plan gets a daemon running its reconcile loop; deletion releases
+the DaemonSet (the finalizer restores its original update strategy)."""
+from __future__ import annotations
+
+import json
+import logging
+
+import kopf
+from kubernetes import client
+
+from cniupgrade.api import models
+from cniupgrade.engine import PlanRunner, daemonset_name
+from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.client import api_client
+from cniupgrade.rollout.observation import DaemonSetView
+
+RESOURCE = (models.GROUP, models.VERSION, models.PLURAL)
+_api: client.ApiClient | None = None
+
+
+def shared_api() -> client.ApiClient:
+    global _api
+    if _api is None:
+        _api = api_client()
+    return _api
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_) -> None:
+    settings.persistence.finalizer = "cniupgrade.io/release-daemonset"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cniupgrade.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="cniupgrade.io", key="last-handled-configuration")
+    settings.posting.level = logging.WARNING  # the engine posts its own step Events
+    settings.execution.max_workers = 64  # one thread per plan daemon
+    settings.watching.server_timeout = 300
+
+
+@kopf.daemon(*RESOURCE, cancellation_timeout=30.0)
+def reconcile(namespace: str, name: str, uid: str, stopped: kopf.DaemonStopped, **_) -> None:
+    PlanRunner(shared_api(), namespace, name, uid).run(stopped)
+
+
+@kopf.on.delete(*RESOURCE)
+def release(namespace: str, name: str, uid: str, spec: dict, logger, **_) -> None:
+    """Deleting a plan mid-rollout restores the DaemonSet's original update strategy (if the plan holds it)."""
+    try:
+        plan_spec = models.UpgradePlanSpec.model_validate(spec)
+        ds_name = daemonset_name(plan_spec)
+    except Exception:  # noqa: BLE001 - an invalid plan never took a DaemonSet
+        return
+    apps = client.AppsV1Api(shared_api())
+    try:
+        raw = apps.read_namespaced_daemon_set(ds_name, plan_spec.namespace, _preload_content=False)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return
+        raise
+    raw_ds = json.loads(raw.data)
+    ds = DaemonSetView.from_api(raw_ds)
+    if ds.owner == f"{namespace}/{name}":
+        Executor(shared_api(), namespace, name, uid).release(raw_ds, ds.recorded_original_strategy or {})
+        logger.info(f"released DaemonSet {plan_spec.namespace}/{ds_name}: update strategy restored")

@@ -1,0 +1,134 @@
+"""Carry out the decided actions. Each is idempotent: repeating it after a crash changes nothing more."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Mapping
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from cniupgrade.api import models
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREVIOUS_IMAGES_ANNOTATION,
+                                            PROBE_LABEL, DaemonSetView)
+
+log = logging.getLogger(__name__)
+FIELD_MANAGER = "cniupgrade"
+MANAGED_BY = "cniupgrade.io/plan"
+
+
+def image_patch(ds: DaemonSetView, images: Mapping[str, str], template_spec: dict) -> dict:
+    """Strategic-merge fragments that set container images by name, for containers and init containers."""
+    patch: dict = {}
+    for key in ("containers", "initContainers"):
+        names = {c["name"] for c in template_spec.get(key) or []}
+        changed = [{"name": n, "image": img} for n, img in images.items() if n in names]
+        if changed:
+            patch[key] = changed
+    return patch
+
+
+class Executor:
+    def __init__(self, api: client.ApiClient, plan_namespace: str, plan_name: str, plan_uid: str):
+        self.api = api
+        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
+
+    # ---- actions -----------------------------------------------------------------------------------
+    def run(self, action: act.Action, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        log.info("plan %s/%s: %s", self.plan_namespace, self.plan_name, action)
+        if isinstance(action, act.TakeOwnership):
+            self._patch_ds(raw_ds, {
+                "metadata": {"annotations": {
+                    OWNER_ANNOTATION: action.owner,
+                    ORIGINAL_STRATEGY_ANNOTATION: json.dumps(dict(action.original_strategy), sort_keys=True),
+                    PREVIOUS_IMAGES_ANNOTATION: json.dumps(dict(action.previous_images), sort_keys=True)}},
+                "spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
+                         "template": {"spec": image_patch(ds, action.target_images, raw_ds["spec"]["template"]["spec"])}},
+            })
+        elif isinstance(action, act.SetImages):
+            self._patch_ds(raw_ds, {"spec": {"template": {"spec": image_patch(
+                ds, action.images, raw_ds["spec"]["template"]["spec"])}}})
+        elif isinstance(action, act.ReleaseDaemonSet):
+            self.release(raw_ds, action.original_strategy)
+        elif isinstance(action, act.DeletePod):
+            self._delete_pod(action.name, ds.namespace, uid=action.uid)
+        elif isinstance(action, act.CreateProbe):
+            self._create_probe(ds.namespace, action.node, action.image)
+        elif isinstance(action, act.DeleteProbe):
+            self._delete_pod(action.name, ds.namespace, uid=None)
+        else:
+            raise TypeError(f"unknown action {action!r}")
+
+    def release(self, raw_ds: dict | None, original_strategy: Mapping) -> None:
+        if raw_ds is None or (raw_ds["metadata"].get("annotations") or {}).get(OWNER_ANNOTATION) != self.owner_key:
+            return  # not ours (any more): nothing to restore
+        strategy = dict(original_strategy) or {"type": "RollingUpdate"}
+        if strategy.get("type") != "RollingUpdate":
+            strategy.setdefault("rollingUpdate", None)
+        self._patch_ds(raw_ds, {
+            "metadata": {"annotations": {OWNER_ANNOTATION: None, ORIGINAL_STRATEGY_ANNOTATION: None,
+                                         PREVIOUS_IMAGES_ANNOTATION: None}},
+            "spec": {"updateStrategy": strategy}})
+
+    @property
+    def owner_key(self) -> str:
+        return f"{self.plan_namespace}/{self.plan_name}"
+
+    def _patch_ds(self, raw_ds: dict, patch: dict) -> None:
+        # The observed resourceVersion makes a concurrent edit fail with 409 instead of being overwritten.
+        patch = {**patch, "metadata": {**patch.get("metadata", {}),
+                                       "resourceVersion": raw_ds["metadata"]["resourceVersion"]}}
+        self.apps.patch_namespaced_daemon_set(raw_ds["metadata"]["name"], raw_ds["metadata"]["namespace"], patch)
+
+    def _delete_pod(self, name: str, namespace: str, uid: str | None) -> None:
+        options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid) if uid else None)
+        try:
+            self.core.delete_namespaced_pod(name, namespace, body=options)
+        except ApiException as exc:
+            if exc.status not in (404, 409):  # gone already, or a different pod by now
+                raise
+
+    def _create_probe(self, namespace: str, node: str, image: str) -> None:
+        pod = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": probe_name(self.plan_name, node), "namespace": namespace,
+                         "labels": {PROBE_LABEL: self.plan_uid, MANAGED_BY: self.plan_name}},
+            "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                     "automountServiceAccountToken": False, "tolerations": [{"operator": "Exists"}],
+                     "containers": [{"name": "probe", "image": image,
+                                     "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}}}]},
+        }
+        try:
+            self.core.create_namespaced_pod(namespace, pod)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    # ---- status and events -------------------------------------------------------------------------
+    def write_status(self, status: models.UpgradePlanStatus) -> None:
+        body = {"status": status.model_dump(mode="json", by_alias=True)}  # nulls remove stale keys (merge patch)
+        self.custom.patch_namespaced_custom_object_status(models.GROUP, models.VERSION, self.plan_namespace,
+                                                          models.PLURAL, self.plan_name, body)
+
+    def post_event(self, event: act.Event) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{self.plan_name}.", namespace=self.plan_namespace),
+            involved_object=client.V1ObjectReference(api_version=f"{models.GROUP}/{models.VERSION}",
+                                                     kind=models.KIND, name=self.plan_name,
+                                                     namespace=self.plan_namespace, uid=self.plan_uid),
+            type=event.type, reason=event.reason, message=event.message[:1024], first_timestamp=now,
+            last_timestamp=now, count=1, source=client.V1EventSource(component="cniupgrade"),
+            reporting_component="cniupgrade.io/operator", reporting_instance="cniupgrade")
+        try:
+            self.core.create_namespaced_event(self.plan_namespace, body)
+        except ApiException as exc:  # an Event is informative; never fail a step over it
+            log.warning("could not post event %s: %s", event.reason, exc.reason)
+
+
+def probe_name(plan: str, node: str) -> str:
+    return f"cniupgrade-probe-{plan}-{node}"[:63].rstrip("-.")

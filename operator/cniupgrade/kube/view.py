@@ -1,0 +1,166 @@
+"""What one plan watches: its DaemonSet, the DaemonSet's pods, its probe pods, and the nodes.
+
+Each is a WatchCache scoped by namespace, label or field selector, so the loop reads memory, not the API.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Callable
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from cniupgrade.api import models
+from cniupgrade.kube.watchcache import WatchCache
+from cniupgrade.rollout.observation import (PROBE_LABEL, REVISION_LABEL, AgentPod, DaemonSetView, Observation,
+                                            ProbePod)
+from cniupgrade.rollout.planner import NodeInfo
+
+SYNC_TIMEOUT = 30.0
+
+
+def trim_pod(pod: dict) -> dict:
+    """Keep what decisions read; managedFields and the spec's bulk are dropped."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    return {
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "labels", "deletionTimestamp",
+                                          "creationTimestamp", "resourceVersion") if k in meta},
+        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+        "status": {"phase": status.get("phase"), "podIP": status.get("podIP"),
+                   "conditions": [{"type": c.get("type"), "status": c.get("status")}
+                                  for c in status.get("conditions") or []],
+                   "containerStatuses": [{"state": {"waiting": (s.get("state") or {}).get("waiting") or {}}}
+                                         for s in status.get("containerStatuses") or []]},
+    }
+
+
+def trim_node(node: dict) -> dict:
+    meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
+    return {"metadata": {"name": meta["name"], "labels": meta.get("labels") or {}},
+            "spec": {"unschedulable": spec.get("unschedulable", False)},
+            "status": {"conditions": [{"type": c.get("type"), "status": c.get("status")}
+                                      for c in status.get("conditions") or [] if c.get("type") == "Ready"]}}
+
+
+def node_info(node: dict) -> NodeInfo:
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+    return NodeInfo(name=node["metadata"]["name"], labels=node["metadata"]["labels"], ready=ready,
+                    schedulable=not node["spec"]["unschedulable"])
+
+
+def selector_string(match_labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+class NodeCache:
+    """One node cache per process, shared by every plan."""
+
+    _instance: WatchCache | None = None
+    _lock = threading.Lock()
+    _listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def get(cls, api: client.ApiClient, on_change: Callable[[], None]) -> WatchCache:
+        with cls._lock:
+            cls._listeners.append(on_change)
+            if cls._instance is None:
+                cls._instance = WatchCache("nodes", client.CoreV1Api(api).list_node, cls._notify,
+                                           transform=trim_node).start()
+            return cls._instance
+
+    @classmethod
+    def forget(cls, on_change: Callable[[], None]) -> None:
+        with cls._lock:
+            if on_change in cls._listeners:
+                cls._listeners.remove(on_change)
+
+    @classmethod
+    def _notify(cls) -> None:
+        for listener in list(cls._listeners):
+            listener()
+
+
+class PlanView:
+    def __init__(self, api: client.ApiClient, namespace: str, ds_name: str, plan_key: str, plan_uid: str,
+                 on_change: Callable[[], None]):
+        self.api, self.namespace, self.ds_name = api, namespace, ds_name
+        self.plan_key, self.plan_uid = plan_key, plan_uid
+        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        self._on_change = on_change
+        self._revision_cache: tuple[tuple, str | None] | None = None
+        self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set, on_change,
+                                     namespace=namespace, field_selector=f"metadata.name={ds_name}").start()
+        self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
+                                 namespace=namespace, label_selector=f"{PROBE_LABEL}={plan_uid}").start()
+        self.nodes = NodeCache.get(api, on_change)
+        self.pods: WatchCache | None = None
+        self._pod_selector: str | None = None
+
+    def stop(self) -> None:
+        for cache in (self.daemonsets, self.probes, self.pods):
+            if cache is not None:
+                cache.stop()
+        NodeCache.forget(self._on_change)
+
+    def _ensure_pod_cache(self, ds: dict) -> WatchCache:
+        selector = selector_string(ds["spec"]["selector"].get("matchLabels") or {})
+        if self.pods is None or selector != self._pod_selector:
+            if self.pods is not None:
+                self.pods.stop()
+            self._pod_selector = selector
+            self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
+                                   self._on_change, transform=trim_pod, namespace=self.namespace,
+                                   label_selector=selector).start()
+        return self.pods
+
+    def _current_revision(self, ds: dict) -> str | None:
+        """The hash of the DaemonSet's newest ControllerRevision, once the controller has seen its template."""
+        meta, status = ds["metadata"], ds.get("status") or {}
+        if status.get("observedGeneration", 0) < meta.get("generation", 0):
+            return None
+        key = (meta["uid"], meta.get("generation"))
+        if self._revision_cache and self._revision_cache[0] == key:
+            return self._revision_cache[1]
+        revisions = json.loads(client.AppsV1Api(self.api).list_namespaced_controller_revision(
+            self.namespace, label_selector=self._pod_selector or "", _preload_content=False).data)["items"]
+        owned = [r for r in revisions
+                 if any(o.get("uid") == meta["uid"] for o in r["metadata"].get("ownerReferences") or [])]
+        newest = max(owned, key=lambda r: r["revision"], default=None)
+        current = (newest["metadata"].get("labels") or {}).get(REVISION_LABEL) if newest else None
+        self._revision_cache = (key, current)
+        return current
+
+    def _other_owner_alive(self, owner: str | None) -> bool:
+        if not owner or owner == self.plan_key:
+            return False
+        namespace, _, name = owner.partition("/")
+        try:
+            client.CustomObjectsApi(self.api).get_namespaced_custom_object(
+                models.GROUP, models.VERSION, namespace, models.PLURAL, name)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def observe(self) -> Observation:
+        for cache in (self.daemonsets, self.probes, self.nodes):
+            if not cache.wait_synced(SYNC_TIMEOUT):
+                raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
+        now = dt.datetime.now(dt.timezone.utc)
+        raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
+        nodes = {n["metadata"]["name"]: node_info(n) for n in self.nodes.items()}
+        probes = {p.node: p for p in map(ProbePod.from_api, self.probes.items()) if p.node}
+        if raw_ds is None:
+            return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
+                               nodes=nodes, probes=probes)
+        pods_cache = self._ensure_pod_cache(raw_ds)
+        if not pods_cache.wait_synced(SYNC_TIMEOUT):
+            raise TimeoutError(f"cache {pods_cache.name} did not sync within {SYNC_TIMEOUT}s")
+        ds = DaemonSetView.from_api(raw_ds)
+        return Observation(now=now, plan_key=self.plan_key, daemonset=ds,
+                           current_revision=self._current_revision(raw_ds),
+                           pods=tuple(AgentPod.from_api(p) for p in pods_cache.items()), nodes=nodes, probes=probes,
+                           other_owner_alive=self._other_owner_alive(ds.owner))

@@ -1,0 +1,135 @@
+"""A small informer: paginated list, then watch from its resourceVersion, into a dict of raw objects.
+
+Objects stay plain JSON dicts, trimmed by a transform (like client-go's TransformFunc), so a cache of
+thousands of pods costs little memory and no model deserialization. `on_change` is called after every
+change, which is how the reconcile loop is woken instead of polling.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Callable
+
+from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 500
+WATCH_TIMEOUT_SECONDS = 240
+
+
+def _key(obj: dict) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+class WatchCache:
+    def __init__(self, name: str, list_fn: Callable, on_change: Callable[[], None],
+                 transform: Callable[[dict], dict] = lambda o: o, **list_kwargs):
+        self.name = name
+        self._list_fn, self._kwargs = list_fn, list_kwargs
+        self._on_change, self._transform = on_change, transform
+        self._items: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self._synced = threading.Event()
+        self._stopped = threading.Event()
+        self._response = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    def start(self) -> WatchCache:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        response = self._response
+        if response is not None:
+            try:
+                response.close()  # unblocks the watch read
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail any way
+                pass
+
+    def wait_synced(self, timeout: float) -> bool:
+        return self._synced.wait(timeout)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    def items(self) -> list[dict]:
+        with self._lock:
+            return list(self._items.values())
+
+    def get(self, namespace: str, name: str) -> dict | None:
+        with self._lock:
+            return self._items.get(f"{namespace}/{name}")
+
+    # ---- the loop ------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopped.is_set():
+            try:
+                version = self._list()
+                backoff = 0.5
+                self._watch(version)
+            except ApiException as exc:
+                if exc.status != 410:  # 410 Gone: our resourceVersion expired, relist at once
+                    log.warning("watch %s: API error %s, retrying in %.1fs", self.name, exc.status, backoff)
+                    self._stopped.wait(backoff)
+                    backoff = min(backoff * 2, 10)
+            except Exception as exc:  # noqa: BLE001 - connection resets, apiserver restarts: relist
+                if self._stopped.is_set():
+                    return
+                log.warning("watch %s: %s, retrying in %.1fs", self.name, exc, backoff)
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _list(self) -> str:
+        items: dict[str, dict] = {}
+        token = None
+        while True:
+            response = self._list_fn(**self._kwargs, limit=PAGE_SIZE, _continue=token, _preload_content=False)
+            page = json.loads(response.data)
+            for obj in page.get("items") or []:
+                items[_key(obj)] = self._transform(obj)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                break
+        with self._lock:
+            self._items = items
+        self._synced.set()
+        self._on_change()
+        return page["metadata"]["resourceVersion"]
+
+    def _watch(self, version: str) -> None:
+        while not self._stopped.is_set():
+            started = time.monotonic()
+            self._response = self._list_fn(**self._kwargs, watch=True, resource_version=version,
+                                           allow_watch_bookmarks=True, timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                                           _preload_content=False)
+            try:
+                for line in iter_resp_lines(self._response):  # buffers events split across chunks
+                    if line.strip():
+                        version = self._apply(json.loads(line), version)
+            finally:
+                self._response.release_conn()
+                self._response = None
+            if time.monotonic() - started < 1 and not self._stopped.is_set():
+                self._stopped.wait(0.5)  # a watch that ends at once should not spin
+
+    def _apply(self, event: dict, version: str) -> str:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            raise ApiException(status=obj.get("code", 500), reason=obj.get("message", "watch error"))
+        new_version = (obj.get("metadata") or {}).get("resourceVersion", version)
+        if kind == "BOOKMARK":
+            return new_version
+        with self._lock:
+            if kind == "DELETED":
+                self._items.pop(_key(obj), None)
+            else:
+                self._items[_key(obj)] = self._transform(obj)
+        self._on_change()
+        return new_version

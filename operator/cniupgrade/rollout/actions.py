@@ -1,0 +1,53 @@
+"""Changes the decision asks for; the kube layer carries them out, each one idempotent."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class TakeOwnership:
+    """One patch: owner annotation, recorded original strategy and images, OnDelete, the target images."""
+    owner: str
+    original_strategy: Mapping
+    previous_images: Mapping[str, str]
+    target_images: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SetImages:
+    images: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ReleaseDaemonSet:
+    """Restore the original update strategy and drop our annotations."""
+    original_strategy: Mapping
+
+
+@dataclass(frozen=True)
+class DeletePod:
+    name: str
+    uid: str  # precondition: never delete a pod that replaced the one we decided on
+    node: str
+
+
+@dataclass(frozen=True)
+class CreateProbe:
+    node: str
+    image: str
+
+
+@dataclass(frozen=True)
+class DeleteProbe:
+    name: str
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+Action = TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe

@@ -1,0 +1,119 @@
+"""What the operator observed of the cluster, as plain immutable values parsed from API objects."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from cniupgrade.rollout.planner import NodeInfo
+
+ANNOTATION_PREFIX = "cniupgrade.io/"
+OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who rolls this DaemonSet
+ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
+PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
+REVISION_LABEL = "controller-revision-hash"
+PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def is_ready(obj: Mapping) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+@dataclass(frozen=True)
+class AgentPod:
+    name: str
+    uid: str
+    node: str | None
+    revision: str
+    ready: bool
+    terminating: bool
+    waiting_reason: str = ""
+
+    @classmethod
+    def from_api(cls, pod: Mapping) -> AgentPod:
+        meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+        reasons = [s.get("state", {}).get("waiting", {}).get("reason", "")
+                   for s in (status.get("containerStatuses") or [])]
+        return cls(name=meta["name"], uid=meta["uid"], node=spec.get("nodeName"),
+                   revision=(meta.get("labels") or {}).get(REVISION_LABEL, ""), ready=is_ready(pod),
+                   terminating=meta.get("deletionTimestamp") is not None,
+                   waiting_reason=next((r for r in reasons if r), status.get("phase", "")))
+
+
+@dataclass(frozen=True)
+class ProbePod:
+    name: str
+    node: str
+    has_ip: bool
+    running: bool
+    failed: bool
+    created_at: dt.datetime | None
+
+    @classmethod
+    def from_api(cls, pod: Mapping) -> ProbePod:
+        status = pod.get("status") or {}
+        return cls(name=pod["metadata"]["name"], node=(pod.get("spec") or {}).get("nodeName", ""),
+                   has_ip=bool(status.get("podIP")), running=status.get("phase") == "Running",
+                   failed=status.get("phase") == "Failed",
+                   created_at=parse_time(pod["metadata"].get("creationTimestamp")))
+
+
+def images_of(pod_spec: Mapping) -> dict[str, str]:
+    """Container and init-container name -> image (containers first)."""
+    return {c["name"]: c["image"] for key in ("containers", "initContainers") for c in pod_spec.get(key) or []}
+
+
+@dataclass(frozen=True)
+class DaemonSetView:
+    name: str
+    namespace: str
+    uid: str
+    update_strategy: Mapping
+    images: Mapping[str, str]
+    annotations: Mapping[str, str]
+
+    @classmethod
+    def from_api(cls, ds: Mapping) -> DaemonSetView:
+        meta, spec = ds["metadata"], ds["spec"]
+        return cls(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+                   update_strategy=spec.get("updateStrategy") or {"type": "RollingUpdate"},
+                   images=images_of(spec["template"]["spec"]), annotations=meta.get("annotations") or {})
+
+    @property
+    def owner(self) -> str | None:
+        return self.annotations.get(OWNER_ANNOTATION)
+
+    @property
+    def recorded_original_strategy(self) -> dict | None:
+        raw = self.annotations.get(ORIGINAL_STRATEGY_ANNOTATION)
+        return json.loads(raw) if raw else None
+
+    @property
+    def recorded_previous_images(self) -> dict[str, str] | None:
+        raw = self.annotations.get(PREVIOUS_IMAGES_ANNOTATION)
+        return json.loads(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class Observation:
+    now: dt.datetime
+    plan_key: str  # "<namespace>/<name>" of the plan being reconciled
+    daemonset: DaemonSetView | None
+    current_revision: str | None  # hash of the DaemonSet's newest ControllerRevision (its template)
+    pods: tuple[AgentPod, ...] = ()
+    nodes: Mapping[str, NodeInfo] = field(default_factory=dict)
+    probes: Mapping[str, ProbePod] = field(default_factory=dict)  # by node
+    other_owner_alive: bool = False  # the DaemonSet's owner annotation names another plan that still exists
+
+    def pod_on(self, node: str) -> AgentPod | None:
+        """The node's live agent pod (a terminating one counts as gone)."""
+        return next((p for p in self.pods if p.node == node and not p.terminating), None)
+
+    def nodes_with_agent(self) -> set[str]:
+        return {p.node for p in self.pods if p.node}

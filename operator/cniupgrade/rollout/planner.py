@@ -1,0 +1,74 @@
+"""The pure planner: eligible nodes -> deterministic order -> canary -> batches of at most maxUnavailable."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from cniupgrade.api.models import ComputedPlan, NodeOrder, Rollout
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ready: bool = True
+    schedulable: bool = True
+
+
+def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:
+    return not selector or all(labels.get(k) == v for k, v in selector.items())
+
+
+def resolve_max_unavailable(value: int | str, eligible: int) -> int:
+    """A count, or a percentage of the eligible nodes rounded up like the DaemonSet controller; at least 1."""
+    if isinstance(value, str):
+        return max(1, math.ceil(eligible * int(value.rstrip("%")) / 100))
+    return max(1, value)
+
+
+def exclusion_reason(node: NodeInfo, rollout: Rollout, has_agent: bool) -> str | None:
+    if not matches(node.labels, rollout.node_selector):
+        return "not selected by spec.rollout.nodeSelector"
+    if not node.schedulable:
+        return "unschedulable (cordoned)"
+    if not node.ready:
+        return "not Ready"
+    if not has_agent:
+        return "no agent pod"
+    return None
+
+
+def order_nodes(nodes: Iterable[NodeInfo], order: NodeOrder) -> list[NodeInfo]:
+    by_name = sorted(nodes, key=lambda n: n.name)
+    if order is NodeOrder.by_zone:
+        return sorted(by_name, key=lambda n: n.labels.get(ZONE_LABEL, ""))  # stable: names stay sorted in a zone
+    return by_name
+
+
+def chunk(names: list[str], size: int) -> list[list[str]]:
+    return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: set[str], rollout: Rollout) -> ComputedPlan:
+    eligible, excluded = [], []
+    for node in sorted(nodes, key=lambda n: n.name):
+        reason = exclusion_reason(node, rollout, node.name in nodes_with_agent)
+        if reason:
+            excluded.append(f"{node.name}: {reason}")
+        else:
+            eligible.append(node)
+    ordered = order_nodes(eligible, rollout.order)
+    size = resolve_max_unavailable(rollout.max_unavailable, len(ordered))
+    if rollout.canary.node_selector:
+        canary = [n.name for n in ordered if matches(n.labels, rollout.canary.node_selector)]
+    else:
+        canary = [n.name for n in ordered[:rollout.canary.count]]
+    chosen = set(canary)
+    rest = [n.name for n in ordered if n.name not in chosen]
+    # A canary larger than maxUnavailable is split too: no batch ever exceeds maxUnavailable.
+    canary_batches = chunk(canary, size)
+    return ComputedPlan(batches=canary_batches + chunk(rest, size), canary_batches=len(canary_batches),
+                        excluded=excluded, max_unavailable=size)
