@@ -10,20 +10,27 @@ import yaml
 IMMEDIATE_POD_STAGES = {"pod-create", "pod-init-container-running", "pod-init-container-completed", "pod-delete"}
 
 
+NEVER_READY_MARK = "never-ready"
+NEVER_READY_EXPRESSION = f'.spec.containers | map(.image | contains("{NEVER_READY_MARK}")) | any'
+
+
 def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> list[dict]:
     stages = []
     for path in sorted((assets / "stages").glob("*.yaml")):
         stage = yaml.safe_load(path.read_text())
-        name = stage["metadata"]["name"]
-        delay = stage["spec"].get("delay")
+        name, spec = stage["metadata"]["name"], stage["spec"]
+        delay = spec.get("delay")
         if delay is not None and name in IMMEDIATE_POD_STAGES:
             delay["durationMilliseconds"] = 0
             delay.pop("jitterDurationMilliseconds", None)
             delay.pop("jitterDurationFrom", None)  # pod-delete would otherwise wait out the grace period
-        elif delay is not None and name == "pod-ready":
+        if name == "pod-ready":
             delay["durationMilliseconds"] = pod_ready_delay_ms
-            delay["jitterDurationMilliseconds"] = pod_ready_delay_ms + pod_ready_jitter_ms
-            if not pod_ready_jitter_ms:
-                delay.pop("jitterDurationMilliseconds")
+            delay.pop("jitterDurationMilliseconds", None)
+            if pod_ready_jitter_ms:
+                delay["jitterDurationMilliseconds"] = pod_ready_delay_ms + pod_ready_jitter_ms
+            # Fault injection: a pod whose image mentions "never-ready" stays Pending (tests of failed gates).
+            spec["selector"]["matchExpressions"].append(
+                {"key": NEVER_READY_EXPRESSION, "operator": "NotIn", "values": ["true"]})
         stages.append(stage)
     return stages

@@ -16,6 +16,7 @@ kind: Stage
 metadata: {{name: {name}}}
 spec:
   resourceRef: {{apiGroup: v1, kind: Pod}}
+  selector: {{matchExpressions: [{{key: '.metadata.deletionTimestamp', operator: DoesNotExist}}]}}
   delay:
     durationMilliseconds: 1000
     jitterDurationMilliseconds: 5000
@@ -42,6 +43,13 @@ def test_pod_ready_waits_the_configured_delay_and_others_run_at_once(assets):
         assert "jitterDurationFrom" not in by_name[name]
     # per-pod overrides by annotation stay possible
     assert "durationFrom" in by_name["pod-ready"]
+
+
+def test_pod_ready_skips_never_ready_images(assets):
+    ready = next(s for s in stages.load(assets, 100, 0) if s["metadata"]["name"] == "pod-ready")
+    expressions = ready["spec"]["selector"]["matchExpressions"]
+    assert expressions[0]["key"] == ".metadata.deletionTimestamp"
+    assert {"key": stages.NEVER_READY_EXPRESSION, "operator": "NotIn", "values": ["true"]} in expressions
 
 
 def test_pod_ready_jitter_is_an_upper_bound_above_the_delay(assets):

@@ -102,14 +102,13 @@ class _Reconcile:
     def run(self) -> Decision:
         digest = spec_digest(self.spec)
         phase = self.status.phase
-        if phase in ROLLING_PHASES or (phase is Phase.waiting and self.status.started_at):
+        if self.status.started_at and phase not in TERMINAL_PHASES:
             return self.rolling()
-        if phase is None or phase in {Phase.pending, Phase.preflight, Phase.waiting} \
-                or self.status.spec_hash != digest:
-            return self.preflight(digest)
-        if phase is Phase.awaiting_approval:
+        if phase in TERMINAL_PHASES and self.status.spec_hash == digest:
+            return self.finish(phase, self._last_reason(), self._last_message())
+        if phase is Phase.awaiting_approval and self.status.spec_hash == digest:
             return self.awaiting_approval()
-        return self.finish(phase, self._last_reason(), self._last_message())  # terminal and unchanged
+        return self.preflight(digest)  # nothing changed yet: plan (again) from the cluster as it is now
 
     def _last_reason(self) -> str:
         ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
@@ -147,17 +146,19 @@ class _Reconcile:
         target = generic.target_images(self.spec, previous)
         plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout)
         nodes_total = sum(len(b) for b in plan.batches)
+        replanned = plan != self.status.plan
         self.status = UpgradePlanStatus(
             conditions=cond.set_condition(self.status.conditions, cond.PREFLIGHT_PASSED, True, "ChecksPassed",
                                           f"{nodes_total} node(s) in {len(plan.batches)} batch(es), "
                                           f"{len(plan.excluded)} excluded", self.now, self.generation),
             from_version=generic.installed_version(previous), target_images=target, previous_images=previous,
             original_update_strategy=original, plan=plan, spec_hash=digest,
-            started_at=self.status.started_at if ours else None)
+            started_at=(self.status.started_at or self.now) if ours else None)
         self.nodes = {}
-        self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
-                                   f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")
-        if target == previous and not ours:
+        if replanned:
+            self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
+                                       f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")
+        if replanned and target == previous and not ours:
             self.event("AlreadyAtTarget", f"DaemonSet {ds.namespace}/{ds.name} already runs the target images")
         if self.spec.require_approval and not self.spec.approved:
             return self.finish(Phase.awaiting_approval, "AwaitingApproval",
@@ -172,7 +173,6 @@ class _Reconcile:
                            "review status.plan and set spec.approved: true to start")
 
     def start_rollout(self) -> Decision:
-        self.status = self.status.model_copy(update={"started_at": self.status.started_at or self.now})
         first = Phase.canary if self.status.plan and self.status.plan.canary_batches else Phase.rolling
         self.status = self.status.model_copy(update={"phase": first})
         return self.rolling()
@@ -186,8 +186,13 @@ class _Reconcile:
             if self.obs.other_owner_alive:
                 self.wake_in(RECHECK_SECONDS)
                 return self.finish(Phase.waiting, "DaemonSetBusy", f"UpgradePlan {ds.owner} holds the DaemonSet")
+            if not self.nodes:  # nothing started: pause and the window hold before the DaemonSet is touched
+                hold = self.hold_before_batch(0)
+                if hold:
+                    return hold
             self.actions.append(act.TakeOwnership(self.obs.plan_key, status.original_update_strategy or {},
                                                   status.previous_images, status.target_images))
+            self.status = self.status.model_copy(update={"started_at": status.started_at or self.now})
             self.event("DaemonSetPrepared", f"DaemonSet {ds.namespace}/{ds.name} set to OnDelete with the "
                                             f"target images; nodes are replaced batch by batch")
             self.wake_in(0)

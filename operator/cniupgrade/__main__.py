@@ -1,0 +1,5 @@
+import sys
+
+from cniupgrade.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""The CRD is generated from the models and must be structural."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cniupgrade.api import crd
+
+CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "upgradeplan.yaml"
+
+
+def walk(node, path="$"):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}[{i}]")
+
+
+def test_crds_dir_is_up_to_date():
+    assert CRD_FILE.read_text() == crd.render(), "crds/ is stale: run `make crds`"
+
+
+def test_schema_is_structural():
+    schema = crd.openapi_schema()
+    for path, node in walk(schema):
+        assert "$ref" not in node and "anyOf" not in node and "$defs" not in node, path
+        assert not isinstance(node.get("additionalProperties"), bool), path
+        assert node.get("type") != "null", path
+        if "properties" in node and not path.endswith(".properties"):
+            assert node.get("type") == "object", path
+
+
+def test_printer_columns_and_status_subresource():
+    version = crd.crd()["spec"]["versions"][0]
+    columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
+    assert list(columns) == ["Plugin", "From", "To", "Phase", "Nodes", "Age", "Message"]
+    assert columns["Message"]["priority"] == 1
+    assert version["subresources"] == {"status": {}}
+
+
+def test_descriptions_reach_kubectl_explain():
+    rollout = crd.openapi_schema()["properties"]["spec"]["properties"]["rollout"]
+    assert "maxUnavailable" in rollout["properties"]
+    assert all(prop.get("description") for prop in rollout["properties"].values())

@@ -1,0 +1,183 @@
+"""The pure reconcile decision, step by step through an upgrade and its failure paths."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.decide import decide
+from tests.unit.builders import NEW, OLD, OLD_IMAGES, PLAN, ROLLING, T0, observe, pod, probe, spec
+
+
+def kinds(decision, kind):
+    return [a for a in decision.actions if isinstance(a, kind)]
+
+
+def condition(status, type_):
+    return next(c for c in status.conditions if c.type == type_)
+
+
+def start(plan_spec=None, **obs):
+    """A fresh plan's first decision, then the decision after the DaemonSet was taken."""
+    plan_spec = plan_spec or spec()
+    first = decide(plan_spec, UpgradePlanStatus(), observe(**obs), generation=1)
+    return plan_spec, first
+
+
+def test_fresh_plan_computes_the_plan_and_takes_the_daemonset_in_one_step():
+    plan_spec, first = start()
+    assert first.status.phase is Phase.canary
+    assert first.status.plan.batches == [["n0"], ["n1", "n2"], ["n3", "n4"]]
+    assert first.status.previous_images == OLD_IMAGES and first.status.target_images == {"agent": "r/agent:v2"}
+    assert first.status.original_update_strategy == ROLLING and first.status.from_version == "v1"
+    (take,) = kinds(first, act.TakeOwnership)
+    assert take.owner == PLAN and take.original_strategy == ROLLING
+    assert not kinds(first, act.DeletePod)
+    assert first.status.started_at and first.requeue_after == 0
+    assert condition(first.status, "PreflightPassed").status == "True"
+    assert condition(first.status, "Reconciling").status == "True"
+    assert condition(first.status, "Ready").status == "False"
+
+
+def test_canary_first_then_batches_then_release():
+    plan_spec, first = start()
+    status = first.status
+    # canary: only n0's old pod is deleted
+    d = decide(plan_spec, status, observe(owner=PLAN), 1)
+    assert [a.node for a in kinds(d, act.DeletePod)] == ["n0"]
+    assert d.status.nodes[0].state is NodeState.upgrading
+    # n0 back on the new revision and Ready: canary passes, no more deletions in this pass
+    pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, now=T0 + dt.timedelta(seconds=5)), 1)
+    assert d.status.nodes[0].state is NodeState.upgraded and not d.actions and d.requeue_after == 0
+    assert any(e.reason == "BatchSucceeded" for e in d.events)
+    # next pass: the first regular batch, two nodes at once
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, now=T0 + dt.timedelta(seconds=6)), 1)
+    assert sorted(a.node for a in kinds(d, act.DeletePod)) == ["n1", "n2"]
+    assert d.status.phase is Phase.rolling and d.status.current_batch == 1
+    # everything new and Ready: release the DaemonSet and succeed
+    all_new = [pod(f"n{i}", NEW) for i in range(5)]
+    for _ in range(3):
+        d = decide(plan_spec, d.status, observe(owner=PLAN, pods=all_new, now=T0 + dt.timedelta(seconds=9)), 1)
+    assert d.status.phase is Phase.succeeded
+    assert kinds(d, act.ReleaseDaemonSet) == [act.ReleaseDaemonSet(ROLLING)]
+    assert condition(d.status, "Ready").status == "True" and d.status.progress == "5/5"
+    assert condition(d.status, "Reconciling").status == "False"
+
+
+def test_a_node_on_the_new_revision_is_never_deleted_again():
+    plan_spec, first = start()
+    pods = [pod("n0", NEW, ready=False)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, first.status, observe(owner=PLAN, pods=pods), 1)
+    again = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods), 1)
+    assert not kinds(d, act.DeletePod) and not kinds(again, act.DeletePod)
+
+
+def test_resume_after_restart_redeletes_a_pod_it_had_not_replaced_yet():
+    plan_spec, first = start()
+    d = decide(plan_spec, first.status, observe(owner=PLAN), 1)  # decided to delete n0, then "crashed"
+    again = decide(plan_spec, d.status, observe(owner=PLAN), 1)
+    assert [a.node for a in kinds(again, act.DeletePod)] == ["n0"]
+
+
+def test_lost_status_is_rebuilt_from_the_daemonset_annotations():
+    plan_spec = spec()
+    d = decide(plan_spec, UpgradePlanStatus(), observe(owner=PLAN), 1)
+    assert d.status.previous_images == OLD_IMAGES and d.status.original_update_strategy == ROLLING
+    assert not kinds(d, act.TakeOwnership) and d.status.started_at
+
+
+def test_pause_holds_before_the_next_batch_and_before_touching_anything():
+    paused = spec(paused=True)
+    d = decide(paused, UpgradePlanStatus(), observe(), 1)
+    assert d.status.phase is Phase.paused and not d.actions
+    assert "spec.paused" in condition(d.status, "Ready").message
+
+
+def test_window_closed_waits_until_it_opens():
+    closed = spec(window={"days": ["Mon"], "start": "20:00", "end": "21:00"})
+    d = decide(closed, UpgradePlanStatus(), observe(), 1)
+    assert d.status.phase is Phase.waiting and not d.actions
+    assert d.requeue_after == 8 * 3600
+    assert "2026-11-23T20:00:00Z" in condition(d.status, "Ready").message
+
+
+def test_approval_publishes_the_plan_and_changes_nothing_until_approved():
+    gated = spec(requireApproval=True)
+    d = decide(gated, UpgradePlanStatus(), observe(), 1)
+    assert d.status.phase is Phase.awaiting_approval and not d.actions and d.status.plan.batches
+    approved = decide(spec(requireApproval=True, approved=True), d.status, observe(), 2)
+    assert kinds(approved, act.TakeOwnership) and approved.status.plan == d.status.plan
+
+
+def test_second_plan_waits_for_the_owner():
+    d = decide(spec(), UpgradePlanStatus(), observe(owner="ops/other", other_owner_alive=True), 1)
+    assert d.status.phase is Phase.waiting and not d.actions
+    assert "ops/other" in condition(d.status, "Ready").message
+
+
+def test_timeout_without_rollback_stops_and_keeps_on_delete():
+    plan_spec, first = start()
+    d = decide(plan_spec, first.status, observe(owner=PLAN), 1)
+    late = T0 + dt.timedelta(seconds=61)
+    pods = [pod("n0", NEW, ready=False)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, now=late), 1)
+    assert d.status.phase is Phase.failed and not d.actions
+    assert d.status.nodes[0].state is NodeState.failed
+    assert condition(d.status, "Stalled").status == "True" and condition(d.status, "Degraded").status == "True"
+    assert "n0" in condition(d.status, "Ready").message
+
+
+def test_timeout_with_rollback_reverts_only_the_failed_node_then_restores():
+    plan_spec = spec(rollbackOnFailure=True)
+    _, first = start(plan_spec)
+    d = decide(plan_spec, first.status, observe(owner=PLAN), 1)
+    pods = [pod("n0", NEW, ready=False)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, now=T0 + dt.timedelta(seconds=61)), 1)
+    assert d.status.phase is Phase.rolling_back and kinds(d, act.SetImages) == [act.SetImages(OLD_IMAGES)]
+    # template back on the old images: the DaemonSet's current revision is the old one again
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, images=OLD_IMAGES, revision=OLD), 1)
+    assert [a.node for a in kinds(d, act.DeletePod)] == ["n0"]
+    back = [pod(f"n{i}") for i in range(5)]
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=back, images=OLD_IMAGES, revision=OLD), 1)
+    assert d.status.phase is Phase.rolled_back and kinds(d, act.ReleaseDaemonSet)
+    assert d.status.nodes[0].state is NodeState.rolled_back and len(d.status.nodes) == 1
+
+
+def test_daemonset_edited_by_someone_else_stops_the_rollout():
+    plan_spec, first = start()
+    d = decide(plan_spec, first.status, observe(owner=PLAN, images={"agent": "r/agent:hotfix"}), 1)
+    assert d.status.phase is Phase.failed and not d.actions
+    assert condition(d.status, "Ready").reason == "DaemonSetChanged"
+
+
+def test_probe_pod_gates_the_node():
+    plan_spec = spec(rollout={"probe": {"enabled": True, "timeoutSeconds": 30}})
+    _, first = start(plan_spec)
+    pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, first.status, observe(owner=PLAN, pods=pods), 1)
+    assert kinds(d, act.CreateProbe) == [act.CreateProbe("n0", "registry.k8s.io/pause:3.10")]
+    waiting = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, probes={"n0": probe("n0", has_ip=False)}), 1)
+    assert not waiting.actions and waiting.status.nodes[0].state is NodeState.upgrading
+    ok = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, probes={"n0": probe("n0")}), 1)
+    assert kinds(ok, act.DeleteProbe) and ok.status.nodes[0].state is NodeState.upgraded
+    late = T0 + dt.timedelta(seconds=31)
+    failed = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods, now=late,
+                                                 probes={"n0": probe("n0", has_ip=False)}), 1)
+    assert failed.status.phase is Phase.failed and "probe pod" in failed.status.nodes[0].message
+
+
+def test_missing_daemonset_is_a_clear_terminal_condition():
+    obs = observe()
+    d = decide(spec(), UpgradePlanStatus(), replace(obs, daemonset=None), 1)
+    assert d.status.phase is Phase.failed and condition(d.status, "Ready").reason == "DaemonSetNotFound"
+
+
+def test_finished_plan_is_stable_and_a_new_spec_plans_again():
+    plan_spec, first = start()
+    done = first.status.model_copy(update={"phase": Phase.succeeded, "started_at": None})
+    again = decide(plan_spec, done, observe(), 1)
+    assert again.status.phase is Phase.succeeded and not again.actions
+    newer = decide(spec(targetVersion="v3"), done, observe(), 2)
+    assert newer.status.target_images == {"agent": "r/agent:v3"} and kinds(newer, act.TakeOwnership)
