@@ -43,12 +43,20 @@ class PlanRunner:
                                plural=models.PLURAL, field_selector=f"metadata.name={name}")
         self.view: PlanView | None = None
         self.backoff = 0.5
+        self.stop_requested = threading.Event()
+        self.finished = threading.Event()
+
+    def stop_and_wait(self, timeout: float) -> bool:
+        """Ask the loop to end and wait until it has: after this it writes nothing more."""
+        self.stop_requested.set()
+        self.wake.set()
+        return self.finished.wait(timeout)
 
     def run(self, stopped) -> None:
-        """Reconcile until `stopped` (kopf's daemon flag, or any object with is_set/wait) is set."""
+        """Reconcile until `stopped` (kopf's daemon flag, or any object with is_set) or stop_and_wait()."""
         self.plan.start()
         try:
-            while not stopped.is_set():
+            while not (stopped.is_set() or self.stop_requested.is_set()):
                 self.wake.clear()
                 delay = self._step()
                 self._sleep(delay, stopped)
@@ -56,10 +64,11 @@ class PlanRunner:
             self.plan.stop()
             if self.view:
                 self.view.stop()
+            self.finished.set()
 
     def _sleep(self, seconds: float, stopped) -> None:
         deadline = time.monotonic() + seconds
-        while not stopped.is_set() and not self.wake.is_set():
+        while not (stopped.is_set() or self.stop_requested.is_set() or self.wake.is_set()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -110,8 +119,10 @@ class PlanRunner:
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
         for action in decision.actions:
+            if self.stop_requested.is_set():
+                return  # the plan is being deleted: its finalizer releases the DaemonSet
             self.executor.run(action, ds, raw_ds)
-        if decision.status != status:
+        if decision.status != status and not self.stop_requested.is_set():
             self.executor.write_status(decision.status)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message)

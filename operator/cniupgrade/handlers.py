@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import kopf
 from kubernetes import client
@@ -16,6 +17,8 @@ from cniupgrade.rollout.observation import DaemonSetView
 
 RESOURCE = (models.GROUP, models.VERSION, models.PLURAL)
 _api: client.ApiClient | None = None
+_runners: dict[str, PlanRunner] = {}
+_runners_lock = threading.Lock()
 
 
 def shared_api() -> client.ApiClient:
@@ -38,12 +41,29 @@ def configure(settings: kopf.OperatorSettings, **_) -> None:
 
 @kopf.daemon(*RESOURCE, cancellation_timeout=30.0)
 def reconcile(namespace: str, name: str, uid: str, stopped: kopf.DaemonStopped, **_) -> None:
-    PlanRunner(shared_api(), namespace, name, uid).run(stopped)
+    runner = PlanRunner(shared_api(), namespace, name, uid)
+    with _runners_lock:
+        _runners[uid] = runner
+    try:
+        runner.run(stopped)
+    finally:
+        with _runners_lock:
+            if _runners.get(uid) is runner:
+                del _runners[uid]
+
+
+def _stop_runner(uid: str) -> None:
+    """kopf does not wait for a sync daemon's thread; the finalizer must not race its last status write."""
+    with _runners_lock:
+        runner = _runners.get(uid)
+    if runner is not None and not runner.stop_and_wait(30):
+        raise kopf.TemporaryError("the plan's reconcile loop has not stopped yet", delay=2)
 
 
 @kopf.on.delete(*RESOURCE)
 def release(namespace: str, name: str, uid: str, spec: dict, logger, **_) -> None:
     """Deleting a plan mid-rollout restores the DaemonSet's original update strategy (if the plan holds it)."""
+    _stop_runner(uid)
     try:
         plan_spec = models.UpgradePlanSpec.model_validate(spec)
         ds_name = daemonset_name(plan_spec)

@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from localcluster import build
+from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client
+from tests.e2e.kit import Kubectl, Plans
+from tests.e2e.operator_process import OperatorProcess
 
 E2E_NODES = int(os.environ.get("CNIUPGRADE_E2E_NODES", "24"))
 
@@ -56,3 +59,42 @@ def namespace(admin_api) -> str:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+REPO = Path(__file__).resolve().parents[2]
+OPERATOR_NAMESPACE, OPERATOR_SA = "cniupgrade-system", "cniupgrade"
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster) -> Kubectl:
+    return Kubectl(cluster.binaries.path("kubectl"), cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def operator_rbac(cluster, admin_api, kubectl) -> Path:
+    """The CRD and the operator's namespace, ServiceAccount and RBAC, exactly as deploy/ ships them."""
+    for path in (REPO / "crds" / "upgradeplan.yaml", REPO / "deploy" / "namespace.yaml", REPO / "deploy" / "rbac.yaml"):
+        kubectl("apply", "--server-side", "-f", str(path))
+    kubectl("wait", "--for=condition=Established", "crd/upgradeplans.cniupgrade.io", "--timeout=60s")
+    return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
+
+
+@pytest.fixture(scope="session")
+def operator_process(cluster, operator_rbac, request) -> OperatorProcess:
+    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log")
+    request.addfinalizer(process.stop)
+    process.start()
+    return process
+
+
+@pytest.fixture
+def operator(operator_process) -> OperatorProcess:
+    """The running operator; a test that killed it gets it back for the next one."""
+    operator_process.start()
+    yield operator_process
+    operator_process.start()
+
+
+@pytest.fixture
+def plans(admin_api, namespace) -> Plans:
+    return Plans(admin_api, namespace)

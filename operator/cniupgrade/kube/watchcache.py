@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Callable
@@ -43,12 +44,14 @@ class WatchCache:
         return self
 
     def stop(self) -> None:
+        """Never blocks: the socket is shut down under the reading thread, which then ends by itself."""
         self._stopped.set()
         response = self._response
-        if response is not None:
+        sock = getattr(getattr(response, "connection", None), "sock", None)
+        if sock is not None:
             try:
-                response.close()  # unblocks the watch read
-            except Exception:  # noqa: BLE001 - closing a dead connection may fail any way
+                sock.shutdown(socket.SHUT_RDWR)  # close() from here would wait on the reader's lock
+            except OSError:
                 pass
 
     def wait_synced(self, timeout: float) -> bool:

@@ -1,0 +1,93 @@
+"""Objects and waits the e2e tests share: an agent DaemonSet, UpgradePlans, kubectl."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from kubernetes import client
+
+from cniupgrade.api import models
+from tests.helpers import wait_for
+
+AGENT_LABELS = {"app": "cni-agent"}
+AGENT_SELECTOR = "app=cni-agent"
+ORIGINAL_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 3, "maxSurge": 0}}
+
+
+def agent_daemonset(namespace: str, image: str = "example.com/cni/agent:v1.0.0", ready_delay: str | None = None) -> dict:
+    annotations = {"pod-ready.stage.kwok.x-k8s.io/delay": ready_delay} if ready_delay else {}
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "cni-agent", "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": AGENT_LABELS},
+            "updateStrategy": ORIGINAL_STRATEGY,
+            "template": {"metadata": {"labels": AGENT_LABELS, "annotations": annotations}, "spec": {
+                "hostNetwork": True, "tolerations": [{"operator": "Exists"}],
+                "initContainers": [{"name": "install", "image": image.replace("agent", "install")}],
+                "containers": [{"name": "agent", "image": image}]}},
+        },
+    }
+
+
+def create_agent(api: client.ApiClient, namespace: str, node_count: int, **kw) -> None:
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_daemon_set(namespace, agent_daemonset(namespace, **kw))
+
+    def ready():
+        status = apps.read_namespaced_daemon_set("cni-agent", namespace).status
+        return (status.number_ready or 0) == node_count == status.desired_number_scheduled
+    wait_for(ready, 60, f"{node_count} Ready agent pods")
+
+
+def plan_body(namespace: str, name: str = "upgrade", target: str = "v2.0.0", **spec) -> dict:
+    return {"apiVersion": f"{models.GROUP}/{models.VERSION}", "kind": models.KIND,
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"plugin": "generic", "targetVersion": target, "namespace": namespace,
+                     "daemonSet": {"name": "cni-agent"}, **spec}}
+
+
+class Plans:
+    def __init__(self, api: client.ApiClient, namespace: str):
+        self.custom = client.CustomObjectsApi(api)
+        self.namespace = namespace
+
+    def create(self, name: str = "upgrade", **kw) -> dict:
+        return self.custom.create_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace,
+                                                           models.PLURAL, plan_body(self.namespace, name, **kw))
+
+    def get(self, name: str = "upgrade") -> dict:
+        return self.custom.get_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace,
+                                                        models.PLURAL, name)
+
+    def patch_spec(self, name: str = "upgrade", **spec) -> None:
+        self.custom.patch_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace, models.PLURAL,
+                                                   name, {"spec": spec})
+
+    def delete(self, name: str = "upgrade") -> None:
+        self.custom.delete_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace, models.PLURAL,
+                                                    name)
+
+    def status(self, name: str = "upgrade") -> dict:
+        return self.get(name).get("status") or {}
+
+    def wait_phase(self, *phases: str, name: str = "upgrade", timeout: float = 120) -> dict:
+        return wait_for(lambda: (s := self.status(name)).get("phase") in phases and s, timeout,
+                        f"plan {name} in phase {phases}")
+
+    def condition(self, type_: str, name: str = "upgrade") -> dict:
+        return next(c for c in self.status(name).get("conditions", []) if c["type"] == type_)
+
+
+class Kubectl:
+    def __init__(self, binary: Path, kubeconfig: Path):
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120):
+        return subprocess.run([str(self.binary), f"--kubeconfig={self.kubeconfig}", *args], input=input,
+                              capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def events_for(api: client.ApiClient, namespace: str, name: str = "upgrade") -> list:
+    return client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={models.KIND}").items

@@ -1,0 +1,76 @@
+"""Invalid plans are refused by the API server at apply time, with a message naming the field."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import create_agent, plan_body
+from tests.helpers import wait_for
+
+
+def spec_with(**changes) -> dict:
+    body = plan_body("default")
+    spec = body["spec"]
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = spec
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is DELETE:
+            node.pop(leaf)
+        else:
+            node[leaf] = value
+    return body
+
+
+DELETE = object()
+WINDOW = {"days": ["Mon"], "start": "01:00", "end": "02:00"}
+
+CASES = {
+    "zero batch": ({"rollout.maxUnavailable": 0}, "spec.rollout.maxUnavailable"),
+    "negative batch": ({"rollout.maxUnavailable": -2}, "spec.rollout.maxUnavailable"),
+    "zero percent": ({"rollout.maxUnavailable": "0%"}, "spec.rollout.maxUnavailable"),
+    "percent over 100": ({"rollout.maxUnavailable": "150%"}, "spec.rollout.maxUnavailable"),
+    "batch as words": ({"rollout.maxUnavailable": "two"}, "spec.rollout.maxUnavailable"),
+    "timeout as text": ({"rollout.nodeTimeoutSeconds": "soon"}, "spec.rollout.nodeTimeoutSeconds"),
+    "timeout too short": ({"rollout.nodeTimeoutSeconds": 1}, "spec.rollout.nodeTimeoutSeconds"),
+    "negative canary": ({"rollout.canary.count": -1}, "spec.rollout.canary.count"),
+    "unknown plugin": ({"plugin": "calico"}, "spec.plugin"),
+    "missing target": ({"targetVersion": DELETE}, "spec.targetVersion"),
+    "empty target": ({"targetVersion": ""}, "spec.targetVersion"),
+    "generic without daemonset": ({"daemonSet": DELETE}, "spec"),
+    "bad window hour": ({"window": {**WINDOW, "start": "25:00"}}, "spec.window.start"),
+    "empty window": ({"window": {**WINDOW, "end": "01:00"}}, "spec.window.end"),
+    "bad weekday": ({"window": {**WINDOW, "days": ["Funday"]}}, "spec.window.days[0]"),
+    "no weekdays": ({"window": {**WINDOW, "days": []}}, "spec.window.days"),
+    "unknown order": ({"rollout.order": "Random"}, "spec.rollout.order"),
+    "unknown field": ({"rollout.maxUnavalable": 3}, "spec.rollout.maxUnavalable"),
+    "paused as text": ({"paused": "yes"}, "spec.paused"),
+    "bad namespace": ({"namespace": "Kube_System"}, "spec.namespace"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_invalid_plan_is_rejected_naming_the_field(kubectl, operator_rbac, case):
+    changes, field = CASES[case]
+    result = kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(spec_with(**changes)),
+                     check=False)
+    assert result.returncode != 0, f"{case}: accepted\n{result.stdout}"
+    assert field in result.stderr, f"{case}: {result.stderr}"
+
+
+def test_valid_plan_passes_the_same_checks(kubectl, operator_rbac):
+    result = kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(spec_with(window=WINDOW)))
+    assert "created (server dry run)" in result.stdout
+
+
+def test_target_version_is_immutable_while_rolling(kubectl, admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="2s")
+    plans.create(rollout={"maxUnavailable": 1})
+    wait_for(lambda: plans.status().get("startedAt"), 30, "the rollout to start")
+    result = kubectl("patch", "upgradeplan", "upgrade", "-n", namespace, "--type=merge",
+                     "-p", '{"spec":{"targetVersion":"v9.9.9"}}', check=False)
+    assert result.returncode != 0
+    assert "spec.targetVersion" in result.stderr and "immutable" in result.stderr
+    plans.patch_spec(paused=True)  # other fields stay editable

@@ -1,0 +1,64 @@
+"""The node-by-node rollout on the real control plane, with the operator under its own ServiceAccount."""
+from __future__ import annotations
+
+from kubernetes import client
+
+from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, events_for
+from tests.e2e.recorder import PodRecorder
+from tests.helpers import wait_for
+
+NODES = E2E_NODES
+
+
+def daemonset(admin_api, namespace):
+    return client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+
+
+def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace, operator, plans, kubectl):
+    assert NODES >= 20
+    create_agent(admin_api, namespace, NODES)
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.create(rollout={"maxUnavailable": 4, "canary": {"count": 1}})
+        kubectl("wait", "--for=condition=Ready", f"upgradeplan/upgrade", "-n", namespace, "--timeout=120s")
+
+    status = plans.status()
+    assert status["phase"] == "Succeeded" and status["progress"] == f"{NODES}/{NODES}"
+    assert status["counts"] == {"total": NODES, "upgraded": NODES, "failed": 0, "pending": 0}
+    batches = status["plan"]["batches"]
+    assert batches[0] == ["node-0000"] and all(len(b) <= 4 for b in batches)
+
+    # every node's pod replaced exactly once, never more than maxUnavailable nodes down at once
+    uids = recorder.uids_per_node()
+    assert len(uids) == NODES and all(len(seen) == 2 for seen in uids.values()), uids
+    assert 1 <= recorder.max_unavailable() <= 4
+    # the canary went first, alone, and was Ready on the new revision before any other node was touched
+    order = recorder.deletion_order()
+    assert order[0] == "node-0000"
+    ds = daemonset(admin_api, namespace)
+    new_revision = next(e.revision for e in recorder.events if e.node == "node-0000" and e.ready
+                        and e.at > recorder.first_deletion_at("node-0000"))
+    assert recorder.first_ready_at("node-0000", new_revision) < recorder.first_deletion_at(order[1])
+    # batches in plan order
+    planned = [n for b in batches for n in b]
+    assert order == planned
+
+    # the DaemonSet: new images, the original update strategy back, our annotations gone
+    assert ds.spec.template.spec.containers[0].image == "example.com/cni/agent:v2.0.0"
+    assert ds.spec.template.spec.init_containers[0].image == "example.com/cni/install:v2.0.0"
+    assert ds.spec.update_strategy.to_dict() == {"type": "RollingUpdate", "rolling_update": {
+        "max_unavailable": 3, "max_surge": 0}}
+    assert not any(k.startswith("cniupgrade.io/") for k in (ds.metadata.annotations or {}))
+
+    # kstatus conditions and printer columns
+    plan = plans.get()
+    ready = plans.condition("Ready")
+    assert ready["status"] == "True" and ready["observedGeneration"] == plan["metadata"]["generation"]
+    assert plans.condition("Reconciling")["status"] == "False" and plans.condition("Stalled")["status"] == "False"
+    assert status["observedGeneration"] == plan["metadata"]["generation"]
+    row = kubectl("get", "upgradeplan", "upgrade", "-n", namespace, "--no-headers").stdout.split()
+    assert row[:5] == ["upgrade", "generic", "v1.0.0", "v2.0.0", "Succeeded"] and row[5] == f"{NODES}/{NODES}"
+    wide = kubectl("get", "upgradeplan", "upgrade", "-n", namespace, "-o", "wide").stdout
+    assert f"upgraded {NODES} node(s) to v2.0.0" in wide
+    reasons = [e.reason for e in events_for(admin_api, namespace)]
+    assert {"PlanComputed", "DaemonSetPrepared", "BatchStarted", "BatchSucceeded", "UpgradeSucceeded"} <= set(reasons)

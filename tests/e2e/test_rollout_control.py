@@ -1,0 +1,118 @@
+"""Pause/resume, approval, the maintenance window, two plans on one DaemonSet, deletion mid-rollout."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from kubernetes import client
+
+from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
+from tests.e2e.recorder import PodRecorder
+from tests.helpers import wait_for
+
+
+def agent_images(admin_api, namespace) -> str:
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+    return ds.spec.template.spec.containers[0].image
+
+
+def strategy(admin_api, namespace) -> dict:
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+    return client.ApiClient().sanitize_for_serialization(ds.spec.update_strategy)
+
+
+def upgraded(plans) -> int:
+    return plans.status().get("counts", {}).get("upgraded", 0)
+
+
+def test_pause_before_start_touches_nothing_then_pause_mid_rollout_holds_and_resume_completes(
+        admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="700ms")
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.create(paused=True, rollout={"maxUnavailable": 2})
+        status = plans.wait_phase("Paused")
+        assert "spec.paused" in plans.condition("Ready")["message"]
+        time.sleep(2)
+        assert agent_images(admin_api, namespace).endswith(":v1.0.0")  # the DaemonSet was not touched
+        assert strategy(admin_api, namespace) == ORIGINAL_STRATEGY
+        assert not recorder.deletion_order()
+
+        plans.patch_spec(paused=False)
+        wait_for(lambda: upgraded(plans) >= 3, 60, "a few nodes upgraded")
+        plans.patch_spec(paused=True)
+        plans.wait_phase("Paused", timeout=30)
+        held = upgraded(plans)
+        time.sleep(3)  # paused: the in-flight batch finished, nothing new starts
+        assert upgraded(plans) == held and plans.status()["phase"] == "Paused"
+        deleted_while_paused = len(recorder.deletion_order())
+        assert deleted_while_paused == held
+
+        plans.patch_spec(paused=False)
+        plans.wait_phase("Succeeded", timeout=120)
+    uids = recorder.uids_per_node()
+    assert all(len(seen) == 2 for seen in uids.values()) and len(uids) == E2E_NODES
+    assert recorder.max_unavailable() <= 2
+
+
+def test_approval_shows_the_plan_first_and_changes_nothing_until_approved(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES)
+    plans.create(requireApproval=True, rollout={"maxUnavailable": "25%"})
+    status = plans.wait_phase("AwaitingApproval")
+    assert status["plan"]["maxUnavailable"] == 6 and status["plan"]["batches"][0] == ["node-0000"]
+    assert sum(len(b) for b in status["plan"]["batches"]) == E2E_NODES
+    assert plans.condition("PreflightPassed")["status"] == "True"
+    time.sleep(2)
+    assert agent_images(admin_api, namespace).endswith(":v1.0.0")
+    plans.patch_spec(approved=True)
+    done = plans.wait_phase("Succeeded", timeout=120)
+    assert done["plan"] == status["plan"]  # what was approved is what ran
+
+
+def test_closed_window_holds_and_an_open_one_lets_it_run(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES)
+    now = dt.datetime.now(dt.timezone.utc)
+    later = now + dt.timedelta(hours=3)
+    closed = {"days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "start": later.strftime("%H:%M"),
+              "end": (later + dt.timedelta(hours=1)).strftime("%H:%M"), "timeZone": "UTC"}
+    plans.create(window=closed)
+    plans.wait_phase("Waiting")
+    ready = plans.condition("Ready")
+    assert ready["reason"] == "OutsideWindow" and later.strftime("%H:%M") in ready["message"]
+    assert agent_images(admin_api, namespace).endswith(":v1.0.0")
+    open_now = {**closed, "start": (now - dt.timedelta(hours=1)).strftime("%H:%M"),
+                "end": (now + dt.timedelta(hours=1)).strftime("%H:%M")}
+    plans.patch_spec(window=open_now)
+    plans.wait_phase("Succeeded", timeout=120)
+
+
+def test_second_plan_on_the_same_daemonset_waits_and_never_interferes(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="500ms")
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.create("first", rollout={"maxUnavailable": 4})
+        wait_for(lambda: plans.status("first").get("startedAt"), 30, "the first plan to start")
+        plans.create("second", target="v3.0.0", rollout={"maxUnavailable": 4})
+        plans.wait_phase("Waiting", name="second")
+        ready = plans.condition("Ready", "second")
+        assert ready["reason"] == "DaemonSetBusy" and f"{namespace}/first" in ready["message"]
+        first = plans.wait_phase("Succeeded", name="first", timeout=120)
+        second = plans.wait_phase("Succeeded", name="second", timeout=120)
+    assert second["startedAt"] >= first["completedAt"]  # it started only once the first released the DaemonSet
+    assert agent_images(admin_api, namespace).endswith(":v3.0.0")
+    uids = recorder.uids_per_node()
+    assert all(len(seen) == 3 for seen in uids.values()), uids  # v1 -> v2 -> v3, once each
+    assert recorder.max_unavailable() <= 4
+
+
+def test_deleting_a_plan_mid_rollout_restores_the_update_strategy(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="1s")
+    plans.create(rollout={"maxUnavailable": 1})
+    wait_for(lambda: upgraded(plans) >= 2, 60, "two nodes upgraded")
+    assert strategy(admin_api, namespace)["type"] == "OnDelete"
+    plans.delete()
+    wait_for(lambda: strategy(admin_api, namespace) == ORIGINAL_STRATEGY, 30, "the original strategy back")
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+    assert not any(k.startswith("cniupgrade.io/") for k in (ds.metadata.annotations or {}))
+    custom = client.CustomObjectsApi(admin_api)
+    wait_for(lambda: not custom.list_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace,
+                                                              "upgradeplans")["items"], 30, "the plan gone")
