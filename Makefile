@@ -35,7 +35,7 @@ test-e2e: controlplane
 	$(PY) -m pytest tests/e2e
 
 demo: controlplane
-	$(PY) -m demo --nodes $(NODES)
+	$(PY) -m demo --nodes $(NODES) $(if $(KEEP),--keep)
 
 cluster-up: controlplane
 	$(PY) -m localcluster --name dev up --nodes $(NODES)
@@ -43,6 +43,9 @@ cluster-up: controlplane
 
 cluster-down: $(STAMP)
 	$(PY) -m localcluster --name dev down
+
+crds: $(STAMP)
+	$(PY) -m cniupgrade crd > crds/upgradeplan.yaml
 
 clean: cluster-down
 	rm -rf .localcluster

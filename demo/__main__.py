@@ -1,7 +1,10 @@
-"""python -m demo: bring up the local cluster and install a simulated CNI."""
+"""python -m demo: a local cluster with simulated nodes and a simulated CNI, the operator under its own
+ServiceAccount, and an UpgradePlan followed live to the end."""
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,20 +12,24 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from localcluster import build
+from demo import live
+from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client, apply
 
 HERE = Path(__file__).parent
+REPO = HERE.parent
 CNI_NAMESPACE = "democni-system"
+PLAN_FILE = REPO / "examples" / "generic-upgradeplan.yaml"
 
 
-def install_simulated_cni(api: client.ApiClient) -> list[str]:
-    created = []
-    for doc in yaml.safe_load_all((HERE / "simulated-cni.yaml").read_text()):
-        apply(api, doc)
-        created.append(f"{doc['kind']}/{doc['metadata']['name']}")
-    return created
+def apply_file(api: client.ApiClient, path: Path) -> list[str]:
+    applied = []
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc:
+            apply(api, doc)
+            applied.append(f"{doc['kind']}/{doc['metadata']['name']}")
+    return applied
 
 
 def wait_cni_ready(api: client.ApiClient, nodes: int, timeout: float = 120) -> None:
@@ -30,36 +37,80 @@ def wait_cni_ready(api: client.ApiClient, nodes: int, timeout: float = 120) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ds = apps.read_namespaced_daemon_set("democni-agent", CNI_NAMESPACE).status
-        dep = apps.read_namespaced_deployment("democni-controller", CNI_NAMESPACE).status
-        print(f"\r  agent pods ready {ds.number_ready or 0}/{nodes}, controller ready {dep.ready_replicas or 0}/2",
-              end="", flush=True)
-        if (ds.number_ready or 0) == nodes and (dep.ready_replicas or 0) == 2:
-            print()
+        if (ds.number_ready or 0) == nodes:
+            print(f"  democni-agent Ready on {nodes}/{nodes} nodes")
             return
         time.sleep(0.5)
     raise TimeoutError("the simulated CNI did not become ready")
 
 
+def start_operator(cluster: LocalCluster, api: client.ApiClient) -> subprocess.Popen:
+    for path in (REPO / "crds" / "upgradeplan.yaml", REPO / "deploy" / "namespace.yaml", REPO / "deploy" / "rbac.yaml"):
+        apply_file(api, path)
+    time.sleep(1)  # the CRD becomes Established
+    kubeconfig = serviceaccount.kubeconfig_for(cluster, "cniupgrade-system", "cniupgrade",
+                                               cluster.dir / "operator.kubeconfig")
+    log = open(cluster.dir / "operator.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness="],
+                            env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def plan_reader(api: client.ApiClient, namespace: str, name: str):
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+
+    def status() -> dict:
+        return custom.get_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
+                                                   name).get("status") or {}
+
+    def events() -> list[str]:
+        items = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+        items.sort(key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+        return [f"{e.reason}: {e.message}" for e in items]
+
+    return status, events
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--nodes", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running at the end")
     args = parser.parse_args(argv)
 
     binaries = build.ensure_built()
     cluster = LocalCluster("demo", binaries)
     print(f"==> starting a local control plane with {args.nodes} simulated nodes")
-    cluster.up(ClusterConfig(nodes=args.nodes, pod_ready_delay_ms=800, pod_ready_jitter_ms=700))
+    cluster.up(ClusterConfig(nodes=args.nodes, pod_ready_delay_ms=1200, pod_ready_jitter_ms=800))
     api = api_client(cluster.kubeconfig)
-    print("==> installing a simulated CNI (democni v1.4.2)")
-    for name in install_simulated_cni(api):
-        print(f"  created {name}")
-    wait_cni_ready(api, args.nodes)
-    kubectl = binaries.path("kubectl")
-    print("\n==> the cluster keeps running; look around with:")
-    print(f"  export KUBECONFIG={cluster.kubeconfig}")
-    print(f"  {kubectl} get nodes,pods -A -o wide")
-    print("  stop it with: .venv/bin/python -m localcluster --name demo down")
-    return 0
+    operator = None
+    try:
+        print("==> installing a simulated CNI (democni v1.4.2)")
+        print("  " + ", ".join(apply_file(api, HERE / "simulated-cni.yaml")))
+        wait_cni_ready(api, args.nodes)
+        print("==> starting the operator as ServiceAccount cniupgrade-system/cniupgrade (RBAC from deploy/)")
+        operator = start_operator(cluster, api)
+        plan = yaml.safe_load(PLAN_FILE.read_text())
+        print(f"==> applying {PLAN_FILE.relative_to(REPO)}")
+        time.sleep(2)
+        apply(api, plan)
+        read_status, read_events = plan_reader(api, plan["metadata"]["namespace"], plan["metadata"]["name"])
+        final = live.follow(plan["metadata"]["name"], read_status, read_events,
+                            done=lambda s: s.get("phase") in ("Succeeded", "Failed", "RolledBack"), timeout=600)
+        kubectl = [str(binaries.path("kubectl")), f"--kubeconfig={cluster.kubeconfig}"]
+        print("\n==> kubectl get upgradeplans -A -o wide")
+        subprocess.run([*kubectl, "get", "upgradeplans", "-A", "-o", "wide"], check=False)
+        print("\n==> kubectl -n democni-system get daemonset democni-agent")
+        subprocess.run([*kubectl, "-n", CNI_NAMESPACE, "get", "daemonset", "democni-agent", "-o", "wide"], check=False)
+        return 0 if final.get("phase") == "Succeeded" else 1
+    finally:
+        if operator is not None:
+            operator.terminate()
+            operator.wait(30)
+        if args.keep:
+            print(f"\nthe cluster keeps running: export KUBECONFIG={cluster.kubeconfig}")
+            print("stop it with: .venv/bin/python -m localcluster --name demo down")
+        else:
+            cluster.down()
+            print("\n==> demo cluster stopped (make demo KEEP=1 keeps it running)")
 
 
 if __name__ == "__main__":

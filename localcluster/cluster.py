@@ -237,6 +237,24 @@ class LocalCluster:
         raise ValueError(f"unknown component {component}")
 
 
+def reap_orphans(prefix: str) -> list[str]:
+    """Stop clusters named `<prefix><pid>` whose owning process is gone (a killed test session)."""
+    root = Path(os.environ.get("CNIUPGRADE_CLUSTER_ROOT", DEFAULT_STATE_ROOT))
+    reaped = []
+    for directory in sorted(root.glob(f"{prefix}*")):
+        owner = directory.name[len(prefix):]
+        if owner.isdigit() and not processes.alive(int(owner)):
+            try:
+                state = State(**json.loads((directory / "state.json").read_text()))
+            except (FileNotFoundError, ValueError):
+                state = State()
+            for pid in state.pids.values():
+                processes.stop(pid, timeout=5)
+            shutil.rmtree(directory, ignore_errors=True)
+            reaped.append(directory.name)
+    return reaped
+
+
 def write_kubeconfig(path: Path, server: str, ca: Path, user: dict, context: str) -> None:
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": context,

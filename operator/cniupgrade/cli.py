@@ -19,8 +19,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--standalone", action="store_true", help="no peering with other operator replicas")
     run.add_argument("--verbose", "-v", action="store_true")
 
+    plan = sub.add_parser("plan", help="preview a plan against the current cluster, changing nothing")
+    plan.add_argument("-f", "--filename", required=True, help="UpgradePlan manifest ('-' for stdin)")
+    plan.add_argument("-o", "--output", choices=("text", "yaml"), default="text",
+                      help="text for people, yaml for the status the operator would write")
+
     sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
     return parser
+
+
+def plan_preview(args: argparse.Namespace) -> int:
+    from cniupgrade import preview
+    from cniupgrade.kube.client import api_client
+
+    from kubernetes.config import ConfigException
+
+    text = sys.stdin.read() if args.filename == "-" else open(args.filename).read()
+    try:
+        preview.load_plan(text)  # a bad file is reported before any connection is made
+        result = preview.preview(api_client(), text)
+    except (preview.PlanFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigException as exc:
+        print(f"error: no cluster to preview against (set KUBECONFIG): {exc}", file=sys.stderr)
+        return 2
+    if args.output == "yaml":
+        import yaml
+        yaml.safe_dump({"status": result.decision.status.model_dump(mode="json", by_alias=True, exclude_none=True)},
+                       sys.stdout, sort_keys=False)
+    else:
+        preview.render(result, sys.stdout)
+    return 0
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -38,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_operator(args)
+    if args.command == "plan":
+        return plan_preview(args)
     if args.command == "crd":
         from cniupgrade.api import crd
         sys.stdout.write(crd.render())

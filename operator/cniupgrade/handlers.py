@@ -37,9 +37,12 @@ def configure(settings: kopf.OperatorSettings, **_) -> None:
     settings.posting.level = logging.WARNING  # the engine posts its own step Events
     settings.execution.max_workers = 64  # one thread per plan daemon
     settings.watching.server_timeout = 300
+    settings.background.instant_exit_timeout = 3.0
 
 
-@kopf.daemon(*RESOURCE, cancellation_timeout=30.0)
+# The loop notices a stop within a second; kopf waits that long for a sync daemon's thread, re-checks after
+# the backoff, and only then removes the finalizer (by default it would re-check after the whole timeout).
+@kopf.daemon(*RESOURCE, cancellation_backoff=2.0, cancellation_timeout=30.0)
 def reconcile(namespace: str, name: str, uid: str, stopped: kopf.DaemonStopped, **_) -> None:
     runner = PlanRunner(shared_api(), namespace, name, uid)
     with _runners_lock:

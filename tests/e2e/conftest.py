@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from kubernetes import client
 
 from localcluster import build, serviceaccount
-from localcluster.cluster import ClusterConfig, LocalCluster
+from localcluster.cluster import ClusterConfig, LocalCluster, reap_orphans
 from localcluster.objects import api_client
 from tests.e2e.kit import Kubectl, Plans
 from tests.e2e.operator_process import OperatorProcess
@@ -27,8 +28,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+def _terminate_cleanly(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # pytest then runs the finalizers that stop the cluster
+
+
 @pytest.fixture(scope="session")
 def cluster(request) -> LocalCluster:
+    signal.signal(signal.SIGTERM, _terminate_cleanly)
+    reap_orphans("e2e-")
     binaries = build.ensure_built()
     local = LocalCluster(f"e2e-{os.getpid()}", binaries)
     def teardown():

@@ -5,10 +5,11 @@ admission are declared with `x-kubernetes-validations` (CEL) in `json_schema_ext
 """
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Annotated, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 GROUP = "cniupgrade.io"
 VERSION = "v1alpha1"
@@ -117,10 +118,19 @@ class ProbePod(ApiModel):
                                           description="How long the probe pod may take to run.")]
 
 
+def _check_max_unavailable(value: int | str) -> int | str:
+    """The same rule as the CRD's CEL validation, so previews and the operator agree with admission."""
+    if isinstance(value, int) and value < 1:
+        raise ValueError("must be a count of at least 1 or a percentage from 1% to 100%")
+    if isinstance(value, str) and not re.match(PERCENT, value):
+        raise ValueError("must be a count of at least 1 or a percentage from 1% to 100%")
+    return value
+
+
 class Rollout(ApiModel):
     canary: Annotated[Canary, Field(default_factory=Canary, description="The first, health-gated batch.",
                                     json_schema_extra=DEFAULT_EMPTY)]
-    max_unavailable: Annotated[Union[int, str], Field(
+    max_unavailable: Annotated[Union[int, str], AfterValidator(_check_max_unavailable), Field(
         default=1, description="Nodes upgraded at once after the canary: a count (at least 1) or a percentage of "
                                "the eligible nodes (rounded up, at least one node).",
         json_schema_extra={"x-kubernetes-int-or-string": True, "x-kubernetes-validations": [

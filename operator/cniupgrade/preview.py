@@ -1,0 +1,88 @@
+"""`cniupgrade plan -f plan.yaml`: what the operator would do, against the live cluster, changing nothing."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import TextIO
+
+import yaml
+from kubernetes import client
+from pydantic import ValidationError
+
+from cniupgrade.api import models
+from cniupgrade.engine import daemonset_name
+from cniupgrade.kube.view import PlanView
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.decide import Decision, decide
+
+
+class PlanFileError(ValueError):
+    pass
+
+
+@dataclass
+class Preview:
+    name: str
+    spec: models.UpgradePlanSpec
+    decision: Decision
+
+
+def load_plan(text: str) -> tuple[str, str, models.UpgradePlanSpec]:
+    """(namespace, name, spec) of the first UpgradePlan in a YAML stream; errors name the field."""
+    for doc in yaml.safe_load_all(text):
+        if not isinstance(doc, dict) or doc.get("kind") != models.KIND:
+            continue
+        meta = doc.get("metadata") or {}
+        try:
+            spec = models.UpgradePlanSpec.model_validate(doc.get("spec") or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise PlanFileError(problems) from exc
+        return meta.get("namespace", "default"), meta.get("name", "preview"), spec
+    raise PlanFileError(f"no {models.KIND} in the file")
+
+
+def preview(api: client.ApiClient, text: str) -> Preview:
+    namespace, name, spec = load_plan(text)
+    view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set)
+    try:
+        observation = view.observe()
+    finally:
+        view.stop()
+    return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
+
+
+def describe_action(action: act.Action) -> str:
+    if isinstance(action, act.TakeOwnership):
+        images = ", ".join(f"{c}={i}" for c, i in action.target_images.items())
+        return f"set the DaemonSet to OnDelete with {images}"
+    return repr(action)
+
+
+def render(result: Preview, out: TextIO) -> None:
+    status = result.decision.status
+    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    out.write(f"UpgradePlan {result.name}: {result.spec.plugin.value} "
+              f"{status.from_version or '?'} -> {result.spec.target_version}\n")
+    out.write(f"  would be: {status.phase.value if status.phase else '?'}"
+              f"{f' ({ready.message})' if ready and ready.message else ''}\n")
+    for condition in status.conditions:
+        if condition.type in ("PreflightPassed",):
+            out.write(f"  {condition.type}: {condition.status} - {condition.message}\n")
+    if status.target_images:
+        out.write("  images:\n")
+        for container, image in status.target_images.items():
+            out.write(f"    {container}: {status.previous_images.get(container)} -> {image}\n")
+    plan = status.plan
+    if plan:
+        out.write(f"  batches (at most {plan.max_unavailable} node(s) each):\n")
+        for index, batch in enumerate(plan.batches):
+            label = "canary" if index < plan.canary_batches else f"batch {index + 1}"
+            out.write(f"    {label:>9}: {', '.join(batch)}\n")
+        for excluded in plan.excluded:
+            out.write(f"    excluded: {excluded}\n")
+    first = [describe_action(a) for a in result.decision.actions]
+    if first:
+        out.write("  first step when applied:\n" + "".join(f"    - {line}\n" for line in first))
+    out.write(f"  previewed at {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}; nothing was changed\n")
