@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODES  ?= 20
 
-.PHONY: help venv controlplane test test-unit test-e2e demo cluster-up cluster-down crds clean
+.PHONY: help venv controlplane test test-unit test-e2e check-install demo cluster-up cluster-down crds clean
 
 help:
 	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live"
@@ -25,8 +25,16 @@ venv: $(STAMP)
 controlplane: $(STAMP)
 	$(PY) -m localcluster build
 
-test: controlplane
+test: controlplane check-install
 	$(PY) -m pytest tests
+
+# The package as the image installs it: not editable, into a clean virtualenv.
+check-install: $(STAMP)
+	rm -rf .cache/install-check && $(PYTHON) -m venv .cache/install-check
+	.cache/install-check/bin/pip install --quiet .
+	.cache/install-check/bin/cniupgrade --help > /dev/null
+	.cache/install-check/bin/cniupgrade crd | diff -q - crds/upgradeplan.yaml
+	@echo "check-install: pip install . works; the installed package generates the committed CRD"
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit

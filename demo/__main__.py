@@ -64,7 +64,7 @@ def plan_reader(api: client.ApiClient, namespace: str, name: str):
 
     def events() -> list[str]:
         items = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
-        items.sort(key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+        items.sort(key=lambda e: int(e.metadata.resource_version))  # creation order, finer than timestamps
         return [f"{e.reason}: {e.message}" for e in items]
 
     return status, events

@@ -45,6 +45,9 @@ class PlanRunner:
         self.backoff = 0.5
         self.stop_requested = threading.Event()
         self.finished = threading.Event()
+        # (resourceVersion the status was written over, the status written): until the plan's watch delivers
+        # our own write, the cache still shows the version before it, and we must not decide from that.
+        self.own_write: tuple[str, models.UpgradePlanStatus] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
         """Ask the loop to end and wait until it has: after this it writes nothing more."""
@@ -97,6 +100,8 @@ class PlanRunner:
             return IDLE_RECHECK_SECONDS
         generation = body["metadata"].get("generation", 0)
         status = parse_status(body)
+        if self.own_write and body["metadata"]["resourceVersion"] == self.own_write[0]:
+            status = self.own_write[1]  # the cache has not caught up with our last write yet
         try:
             spec = models.UpgradePlanSpec.model_validate(body.get("spec") or {})
             ds_name = daemonset_name(spec)
@@ -105,7 +110,7 @@ class PlanRunner:
         self._ensure_view(spec.namespace, ds_name)
         observation = self.view.observe()
         decision = decide(spec, status, observation, generation)
-        self._carry_out(decision, status)
+        self._carry_out(decision, status, body["metadata"]["resourceVersion"])
         return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
 
     def _ensure_view(self, namespace: str, ds_name: str) -> None:
@@ -115,7 +120,7 @@ class PlanRunner:
             self.view.stop()
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set)
 
-    def _carry_out(self, decision: Decision, status: models.UpgradePlanStatus) -> None:
+    def _carry_out(self, decision: Decision, status: models.UpgradePlanStatus, seen_version: str) -> None:
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
         for action in decision.actions:
@@ -124,6 +129,7 @@ class PlanRunner:
             self.executor.run(action, ds, raw_ds)
         if decision.status != status and not self.stop_requested.is_set():
             self.executor.write_status(decision.status)
+            self.own_write = (seen_version, decision.status)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message)
             self.executor.post_event(event)
@@ -136,6 +142,7 @@ class PlanRunner:
                                                     now, generation)})
         if new != status:
             self.executor.write_status(new)
+            self.own_write = None
         return IDLE_RECHECK_SECONDS
 
 

@@ -62,3 +62,24 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     assert f"upgraded {NODES} node(s) to v2.0.0" in wide
     reasons = [e.reason for e in events_for(admin_api, namespace)]
     assert {"PlanComputed", "DaemonSetPrepared", "BatchStarted", "BatchSucceeded", "UpgradeSucceeded"} <= set(reasons)
+
+
+def test_probe_pod_gates_every_node_and_is_removed(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, NODES)
+    core = client.CoreV1Api(admin_api)
+    seen_probes: set[str] = set()
+
+    def probe_pods():
+        pods = core.list_namespaced_pod(namespace, label_selector="cniupgrade.io/probe-for").items
+        seen_probes.update(p.spec.node_name for p in pods)
+        return pods
+
+    plans.create(rollout={"maxUnavailable": 6, "probe": {"enabled": True, "image": "example.com/pause:3.10",
+                                                        "timeoutSeconds": 30}})
+    wait_for(lambda: probe_pods() and False or plans.status().get("phase") == "Succeeded", 120,
+             "the plan to succeed with probes")
+    assert seen_probes, "no probe pod was ever seen"
+    assert seen_probes <= {f"node-{i:04d}" for i in range(NODES)}
+    remaining = lambda: [(p.metadata.name, p.status.phase, p.metadata.deletion_timestamp) for p in probe_pods()]
+    wait_for(lambda: not remaining(), 30, f"probe pods removed (left: {remaining()})")
+    assert plans.status()["counts"]["upgraded"] == NODES

@@ -181,3 +181,15 @@ def test_finished_plan_is_stable_and_a_new_spec_plans_again():
     assert again.status.phase is Phase.succeeded and not again.actions
     newer = decide(spec(targetVersion="v3"), done, observe(), 2)
     assert newer.status.target_images == {"agent": "r/agent:v3"} and kinds(newer, act.TakeOwnership)
+
+
+def test_a_probe_pod_whose_node_no_longer_waits_for_it_is_removed():
+    plan_spec = spec(rollout={"probe": {"enabled": True}})
+    _, first = start(plan_spec)
+    pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]
+    passed = decide(plan_spec, first.status, observe(owner=PLAN, pods=pods, probes={"n0": probe("n0")}), 1)
+    assert passed.status.nodes[0].state is NodeState.upgraded
+    # a probe left behind on the upgraded node (say a crash re-created it) is deleted on the next pass
+    again = decide(plan_spec, passed.status, observe(owner=PLAN, pods=pods, probes={"n0": probe("n0")}), 1)
+    assert kinds(again, act.DeleteProbe) == [act.DeleteProbe("probe-n0")]
+    assert not kinds(again, act.CreateProbe)

@@ -109,10 +109,12 @@ class Executor:
                 raise
 
     # ---- status and events -------------------------------------------------------------------------
-    def write_status(self, status: models.UpgradePlanStatus) -> None:
-        body = {"status": status.model_dump(mode="json", by_alias=True)}  # nulls remove stale keys (merge patch)
-        self.custom.patch_namespaced_custom_object_status(models.GROUP, models.VERSION, self.plan_namespace,
-                                                          models.PLURAL, self.plan_name, body)
+    def write_status(self, status: models.UpgradePlanStatus) -> str:
+        """Merge-patch the whole status (nulls remove stale keys); returns the new resourceVersion."""
+        body = {"status": status.model_dump(mode="json", by_alias=True)}
+        written = self.custom.patch_namespaced_custom_object_status(models.GROUP, models.VERSION, self.plan_namespace,
+                                                                    models.PLURAL, self.plan_name, body)
+        return written["metadata"]["resourceVersion"]
 
     def post_event(self, event: act.Event) -> None:
         now = dt.datetime.now(dt.timezone.utc)

@@ -212,8 +212,16 @@ class _Reconcile:
         result = self.nodes.get(name)
         return name not in self.obs.nodes or (result is not None and result.state is NodeState.upgraded)
 
+    def collect_probes(self, keep: set[str]) -> None:
+        """A probe pod only lives while its node waits for it; any other is removed (e.g. left by a crash)."""
+        for node, probe in self.obs.probes.items():
+            if node not in keep:
+                self.actions.append(act.DeleteProbe(probe.name))
+
     def advance_batches(self) -> Decision:
         plan = self.status.plan
+        waiting_for_probe = {n for n, r in self.nodes.items() if r.state is NodeState.upgrading}
+        self.collect_probes(waiting_for_probe)
         failed = [n for n, r in self.nodes.items() if r.state is NodeState.failed]
         if failed:
             return self.on_failure(failed)
