@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 import threading
 import time
 
@@ -17,20 +18,21 @@ from pydantic import ValidationError
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.preflight import run_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
-from cniupgrade.rollout.decide import Decision, decide, iso
+from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.rollout.decide import Decision, decide, iso, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView
 
 log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 60.0
+PREFLIGHT_MIN_INTERVAL = 10.0
 MAX_BACKOFF_SECONDS = 30.0
 
 
 def daemonset_name(spec: models.UpgradePlanSpec) -> str:
-    if spec.daemon_set:
-        return spec.daemon_set.name
-    raise ValueError(f"plugin {spec.plugin.value}: spec.daemonSet is required until its profile knows the DaemonSet")
+    return profile_for(spec).daemonset_name(spec)
 
 
 class PlanRunner:
@@ -48,6 +50,7 @@ class PlanRunner:
         # (resourceVersion the status was written over, the status written): until the plan's watch delivers
         # our own write, the cache still shows the version before it, and we must not decide from that.
         self.own_write: tuple[str, models.UpgradePlanStatus] | None = None
+        self.preflight_cache: tuple[str, float, tuple] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
         """Ask the loop to end and wait until it has: after this it writes nothing more."""
@@ -109,9 +112,24 @@ class PlanRunner:
             return self._invalid(status, generation, str(exc))
         self._ensure_view(spec.namespace, ds_name)
         observation = self.view.observe()
+        if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
+                                          or status.spec_hash != spec_digest(spec)):
+            installed, verdict = self._preflight(spec, observation)
+            observation = replace(observation, installed_version=installed, preflight=verdict)
         decision = decide(spec, status, observation, generation)
         self._carry_out(decision, status, body["metadata"]["resourceVersion"])
         return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
+
+    def _preflight(self, spec: models.UpgradePlanSpec, observation) -> tuple[str | None, object]:
+        """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
+        key = spec_digest(spec)
+        cached = self.preflight_cache
+        if cached and cached[0] == key and time.monotonic() - cached[1] < PREFLIGHT_MIN_INTERVAL:
+            return cached[2]
+        images = dict(observation.daemonset.images) if observation.daemonset else {}
+        result = run_preflight(self.api, spec, images, list(observation.nodes.values()))
+        self.preflight_cache = (key, time.monotonic(), result)
+        return result
 
     def _ensure_view(self, namespace: str, ds_name: str) -> None:
         if self.view and (self.view.namespace, self.view.ds_name) == (namespace, ds_name):

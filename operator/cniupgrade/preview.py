@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 import yaml
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cniupgrade.api import models
 from cniupgrade.engine import daemonset_name
+from cniupgrade.kube.preflight import run_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide
@@ -50,6 +51,9 @@ def preview(api: client.ApiClient, text: str) -> Preview:
         observation = view.observe()
     finally:
         view.stop()
+    images = dict(observation.daemonset.images) if observation.daemonset else {}
+    installed, verdict = run_preflight(api, spec, images, list(observation.nodes.values()))
+    observation = replace(observation, installed_version=installed, preflight=verdict)
     return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
 
 
@@ -70,6 +74,14 @@ def render(result: Preview, out: TextIO) -> None:
     for condition in status.conditions:
         if condition.type in ("PreflightPassed",):
             out.write(f"  {condition.type}: {condition.status} - {condition.message}\n")
+    if status.checks:
+        out.write("  checks (in the vendor's order):\n")
+        for check in status.checks:
+            out.write(f"    [{check.result:7}] {check.severity:7} {check.id}: {check.message}\n")
+            if check.objects:
+                out.write(f"              objects: {', '.join(check.objects)}\n")
+            if check.remediation:
+                out.write(f"              fix: {check.remediation}\n")
     if status.target_images:
         out.write("  images:\n")
         for container, image in status.target_images.items():

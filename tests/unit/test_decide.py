@@ -193,3 +193,26 @@ def test_a_probe_pod_whose_node_no_longer_waits_for_it_is_removed():
     again = decide(plan_spec, passed.status, observe(owner=PLAN, pods=pods, probes={"n0": probe("n0")}), 1)
     assert kinds(again, act.DeleteProbe) == [act.DeleteProbe("probe-n0")]
     assert not kinds(again, act.CreateProbe)
+
+
+def test_a_failed_error_check_blocks_before_anything_changes_and_says_why():
+    from cniupgrade.preflight.framework import Finding, Severity, Verdict
+    failing = Verdict([Finding("x.host-ports", Severity.error, False, "port 5710 taken", "move it", ("ns/pod",)),
+                       Finding("x.values", Severity.warning, False, "old keys"),
+                       Finding("x.crds", Severity.error, True, "fine")], skipped=["x.skipped"])
+    d = decide(spec(), UpgradePlanStatus(), replace(observe(), preflight=failing, installed_version="0.3.5"), 1)
+    assert d.status.phase is Phase.preflight and not d.actions and d.requeue_after == 60
+    assert condition(d.status, "Stalled").status == "True" and condition(d.status, "Reconciling").status == "False"
+    assert condition(d.status, "PreflightPassed").status == "False"
+    assert "x.host-ports" in condition(d.status, "Ready").message and "x.values" not in condition(d.status, "Ready").message
+    assert [(c.id, c.result) for c in d.status.checks] == [("x.host-ports", "Failed"), ("x.values", "Failed"),
+                                                           ("x.crds", "Passed"), ("x.skipped", "Skipped")]
+    assert d.status.checks[0].objects == ["ns/pod"] and d.status.from_version == "0.3.5"
+    assert [e.reason for e in d.events].count("PreflightBlocked") == 1
+    # warnings block only when the plan says so; once the cluster is fixed the plan proceeds
+    strict = decide(spec(preflight={"warningsBlock": True}), UpgradePlanStatus(),
+                    replace(observe(), preflight=failing), 1)
+    assert "x.values" in condition(strict.status, "Ready").message
+    fixed = Verdict([Finding("x.host-ports", Severity.error, True, "free")])
+    proceeds = decide(spec(), d.status, replace(observe(), preflight=fixed), 1)
+    assert kinds(proceeds, act.TakeOwnership) and condition(proceeds.status, "Stalled").status == "False"

@@ -25,14 +25,17 @@ def set_condition(conditions: list[Condition], type_: str, status: bool | None, 
 
 
 def lifecycle_conditions(conditions: list[Condition], phase: Phase, reason: str, message: str, now: str,
-                         generation: int | None) -> list[Condition]:
-    """Ready/Reconciling/Stalled as kstatus and `kubectl wait --for=condition=Ready` read them."""
+                         generation: int | None, blocked: bool = False) -> list[Condition]:
+    """Ready/Reconciling/Stalled as kstatus and `kubectl wait --for=condition=Ready` read them.
+
+    `blocked`: not finished, but nothing moves until someone acts (a failed pre-flight check)."""
     succeeded = phase is Phase.succeeded
-    stalled = phase in TERMINAL_PHASES and not succeeded
+    stalled = blocked or (phase in TERMINAL_PHASES and not succeeded)
     ready_message = message if message else ("upgrade complete" if succeeded else phase.value)
     conditions = set_condition(conditions, READY, succeeded, "Succeeded" if succeeded else reason, ready_message,
                                now, generation)
-    conditions = set_condition(conditions, RECONCILING, phase in IN_PROGRESS, reason if phase in IN_PROGRESS
-                               else "Idle", message if phase in IN_PROGRESS else "", now, generation)
+    reconciling = phase in IN_PROGRESS and not blocked
+    conditions = set_condition(conditions, RECONCILING, reconciling, reason if reconciling else "Idle",
+                               message if reconciling else "", now, generation)
     return set_condition(conditions, STALLED, stalled, reason if stalled else "NotStalled",
                          message if stalled else "", now, generation)

@@ -159,6 +159,19 @@ class MaintenanceWindow(ApiModel):
                                     description="IANA time zone, e.g. Europe/Berlin.")]
 
 
+class Preflight(ApiModel):
+    skip: Annotated[list[Annotated[str, Field(max_length=128)]], Field(
+        default_factory=list, max_length=64, description="Check ids not to run, e.g. spiderpool.duplicate-ips.",
+        json_schema_extra={"x-kubernetes-list-type": "set"})]
+    warnings_block: Annotated[bool, Field(default=False, description=(
+        "Failed Warning checks block the upgrade too (Error checks always do)."))]
+
+
+class SpiderpoolOptions(ApiModel):
+    release_name: Annotated[str, Field(default="spiderpool", max_length=53, pattern=DNS_LABEL, description=(
+        "The helm release, read from its storage Secret (or ConfigMap) for the installed version and values."))]
+
+
 class UpgradePlanSpec(ApiModel):
     """What to upgrade, to which version, and how carefully."""
 
@@ -181,6 +194,10 @@ class UpgradePlanSpec(ApiModel):
     approved: Annotated[bool, Field(default=False, description="Approves the plan shown in status.")]
     rollback_on_failure: Annotated[bool, Field(default=False, description=(
         "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
+    preflight: Annotated[Preflight, Field(default_factory=Preflight, json_schema_extra=DEFAULT_EMPTY,
+                                          description="Which checks run and what blocks.")]
+    spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,
+                                                   description="Options of the spiderpool profile.")]
 
 
 _ROLLOUT_RUNNING = ("has(oldSelf.status) && has(oldSelf.status.startedAt) && has(oldSelf.status.phase) && "
@@ -210,6 +227,15 @@ class Condition(ApiModel):
     message: str = ""
     last_transition_time: str
     observed_generation: int | None = None
+
+
+class CheckResult(ApiModel):
+    id: str
+    severity: Annotated[str, Field(json_schema_extra={"enum": ["Error", "Warning", "Info"]})]
+    result: Annotated[str, Field(json_schema_extra={"enum": ["Passed", "Failed", "Skipped"]})]
+    message: str = ""
+    remediation: str = ""
+    objects: list[str] = Field(default_factory=list, description="Affected objects (at most 20 named).")
 
 
 class ComputedPlan(ApiModel):
@@ -245,6 +271,7 @@ class UpgradePlanStatus(ApiModel):
     original_update_strategy: dict | None = Field(
         default=None, description="The DaemonSet's update strategy before the upgrade, restored at the end.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    checks: list[CheckResult] = Field(default_factory=list, description="Pre-flight results, in the vendor's order.")
     plan: ComputedPlan | None = None
     nodes: list[NodeResult] = Field(default_factory=list, description="Per-node results (not pending ones).")
     counts: Counts = Field(default_factory=Counts)

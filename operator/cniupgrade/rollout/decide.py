@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.api.models import (TERMINAL_PHASES, ComputedPlan, Counts, NodeResult, NodeState, Phase,
-                                   UpgradePlanSpec, UpgradePlanStatus)
-from cniupgrade.plugins import generic
+from cniupgrade.api.models import (TERMINAL_PHASES, CheckResult, ComputedPlan, Counts, NodeResult, NodeState,
+                                   Phase, UpgradePlanSpec, UpgradePlanStatus)
+from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.observation import Observation
@@ -21,6 +22,7 @@ from cniupgrade.rollout.planner import compute_plan
 
 ROLLING_PHASES = frozenset({Phase.canary, Phase.rolling, Phase.paused, Phase.rolling_back})
 RECHECK_SECONDS = 30.0
+PREFLIGHT_RECHECK_SECONDS = 60.0
 
 
 @dataclass
@@ -71,7 +73,7 @@ class _Reconcile:
         self.nodes[name] = NodeResult(name=name, state=state, message=message, **fields)
         self.status = self.status.model_copy(update={"last_progress_at": self.now})
 
-    def finish(self, phase: Phase, reason: str, message: str) -> Decision:
+    def finish(self, phase: Phase, reason: str, message: str, blocked: bool = False) -> Decision:
         plan = self.status.plan
         order = [n for batch in plan.batches for n in batch] if plan else []
         position = {name: i for i, name in enumerate(order)}
@@ -82,7 +84,7 @@ class _Reconcile:
         counts = counts.model_copy(update={"pending": counts.total - counts.upgraded - counts.failed
                                            - sum(r.state is NodeState.rolled_back for r in results)})
         conditions = cond.lifecycle_conditions(self.status.conditions, phase, reason, message, self.now,
-                                               self.generation)
+                                               self.generation, blocked)
         degraded = counts.failed > 0 or any(r.state is NodeState.rolled_back for r in results)
         conditions = cond.set_condition(conditions, cond.DEGRADED, degraded,
                                         "NodesFailed" if degraded else "AllNodesHealthy",
@@ -143,17 +145,33 @@ class _Reconcile:
         ours = ds.owner == self.obs.plan_key  # resuming after a restart: the DaemonSet remembers the past
         previous = dict(ds.recorded_previous_images or {}) if ours else dict(ds.images)
         original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
-        target = generic.target_images(self.spec, previous)
+        profile = profile_for(self.spec)
+        target = profile.target_images(self.spec, previous)
         plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout)
         nodes_total = sum(len(b) for b in plan.batches)
         replanned = plan != self.status.plan
+        checks = check_results(self.obs.preflight)
+        blocking = self._blocking_checks()
+        previously_blocking = {c.id for c in self.status.checks if c.result == "Failed"}
+        summary = (f"{nodes_total} node(s) in {len(plan.batches)} batch(es), {len(plan.excluded)} excluded"
+                   + (f"; {len(checks)} check(s) run" if checks else ""))
         self.status = UpgradePlanStatus(
-            conditions=cond.set_condition(self.status.conditions, cond.PREFLIGHT_PASSED, True, "ChecksPassed",
-                                          f"{nodes_total} node(s) in {len(plan.batches)} batch(es), "
-                                          f"{len(plan.excluded)} excluded", self.now, self.generation),
-            from_version=generic.installed_version(previous), target_images=target, previous_images=previous,
+            conditions=cond.set_condition(
+                self.status.conditions, cond.PREFLIGHT_PASSED, not blocking,
+                "ChecksFailed" if blocking else "ChecksPassed",
+                f"blocked by {', '.join(blocking)} (see status.checks)" if blocking else summary,
+                self.now, self.generation),
+            from_version=self.obs.installed_version or profile.installed_version(previous),
+            target_images=target, previous_images=previous, checks=checks,
             original_update_strategy=original, plan=plan, spec_hash=digest,
             started_at=(self.status.started_at or self.now) if ours else None)
+        if blocking and not ours:
+            self.nodes = {}
+            if set(blocking) != previously_blocking:
+                self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
+            self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
+            return self.finish(Phase.preflight, "PreflightBlocked",
+                               f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
         self.nodes = {}
         if replanned:
             self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
@@ -164,6 +182,14 @@ class _Reconcile:
             return self.finish(Phase.awaiting_approval, "AwaitingApproval",
                                "review status.plan and set spec.approved: true to start")
         return self.start_rollout()
+
+    def _blocking_checks(self) -> list[str]:
+        """Failed checks that stop the plan; a fix the operator cannot carry out yet blocks too."""
+        verdict = self.obs.preflight
+        if verdict is None:
+            return []
+        blocking = verdict.blocking(self.spec.preflight.warnings_block) + verdict.migrations()
+        return [f.check_id for f in verdict.findings if f in blocking]
 
     def awaiting_approval(self) -> Decision:
         if self.spec.approved:
@@ -370,6 +396,17 @@ class _Reconcile:
         return self.finish(Phase.rolled_back, "RolledBack",
                            f"{', '.join(rolled)} rolled back to the previous images after failing the health gate; "
                            f"original update strategy restored")
+
+
+def check_results(verdict: Verdict | None) -> list[CheckResult]:
+    if verdict is None:
+        return []
+    results = [CheckResult(id=f.check_id, severity=f.severity.value, result="Passed" if f.passed else "Failed",
+                           message=f.message, remediation="" if f.passed else f.remediation,
+                           objects=list(f.objects[:MAX_NAMED_OBJECTS]))
+               for f in verdict.findings]
+    return results + [CheckResult(id=i, severity="Info", result="Skipped", message="skipped by spec.preflight.skip")
+                      for i in verdict.skipped]
 
 
 def decide(spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int) -> Decision:

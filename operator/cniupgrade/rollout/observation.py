@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from cniupgrade.preflight.framework import Verdict
 from cniupgrade.rollout.planner import NodeInfo
 
 ANNOTATION_PREFIX = "cniupgrade.io/"
@@ -110,6 +111,8 @@ class Observation:
     nodes: Mapping[str, NodeInfo] = field(default_factory=dict)
     probes: Mapping[str, ProbePod] = field(default_factory=dict)  # by node
     other_owner_alive: bool = False  # the DaemonSet's owner annotation names another plan that still exists
+    installed_version: str | None = None  # from the plugin's own record (e.g. its helm release), when it has one
+    preflight: Verdict | None = None  # the plugin's pre-flight checks, when the plan is not rolling yet
 
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""

@@ -1,0 +1,61 @@
+"""What differs per plugin: which DaemonSet, which target images, where the installed version comes from."""
+from __future__ import annotations
+
+from typing import Mapping, Protocol
+
+from cniupgrade.api.models import Plugin, UpgradePlanSpec
+from cniupgrade.plugins import generic
+from cniupgrade.plugins.spiderpool import facts as spiderpool_facts
+
+
+class Profile(Protocol):
+    def daemonset_name(self, spec: UpgradePlanSpec) -> str: ...
+    def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]: ...
+    def installed_version(self, images: Mapping[str, str]) -> str | None: ...
+
+
+class GenericProfile:
+    def daemonset_name(self, spec: UpgradePlanSpec) -> str:
+        if spec.daemon_set is None:
+            raise ValueError("the generic profile needs spec.daemonSet")
+        return spec.daemon_set.name
+
+    def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
+        return generic.target_images(spec, current)
+
+    def installed_version(self, images: Mapping[str, str]) -> str | None:
+        return generic.installed_version(images)
+
+
+class SpiderpoolProfile:
+    """Spiderpool's own images are tagged v<appVersion>; Multus and others keep their image."""
+
+    OWN_IMAGES = ("spiderpool-agent", "spiderpool-controller", "spiderpool-plugins")
+
+    def daemonset_name(self, spec: UpgradePlanSpec) -> str:
+        return spec.daemon_set.name if spec.daemon_set else spiderpool_facts.AGENT_DAEMONSET
+
+    def _own(self, image: str) -> bool:
+        return generic.split_image(image)[0].rsplit("/", 1)[-1] in self.OWN_IMAGES
+
+    def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
+        named = spec.daemon_set.images if spec.daemon_set and spec.daemon_set.images else {}
+        tag = "v" + spec.target_version.lstrip("v")
+        return {name: named.get(name) or (generic.retag(image, tag) if self._own(image) else image)
+                for name, image in current.items()}
+
+    def installed_version(self, images: Mapping[str, str]) -> str | None:
+        own = {n: i for n, i in images.items() if self._own(i)}
+        version = generic.installed_version(own)
+        return version.lstrip("v") if version else None
+
+
+PROFILES: dict[Plugin, Profile] = {
+    Plugin.generic: GenericProfile(),
+    Plugin.spiderpool: SpiderpoolProfile(),
+    Plugin.uk8s_cni_vpc: GenericProfile(),  # its own knowledge is still to come; spec.daemonSet is required
+}
+
+
+def profile_for(spec: UpgradePlanSpec) -> Profile:
+    return PROFILES[spec.plugin]

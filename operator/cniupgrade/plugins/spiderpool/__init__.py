@@ -1,0 +1,1 @@
+"""The Spiderpool profile: what Spiderpool's upgrade notes require, checked against the live cluster."""

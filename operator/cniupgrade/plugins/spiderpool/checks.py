@@ -1,0 +1,247 @@
+"""Spiderpool's version notes as pre-flight checks, each a pure function of a snapshot of the cluster.
+
+Where the vendor guide is wrong, the finding says what is true (see shared/reference/spiderpool.md).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from packaging.version import Version
+
+from cniupgrade.plugins.helm import HelmRelease
+from cniupgrade.plugins.spiderpool import facts
+from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity
+from cniupgrade.rollout.planner import NodeInfo
+
+
+@dataclass(frozen=True)
+class SpiderpoolSnapshot:
+    namespace: str
+    target: Version
+    release: HelmRelease | None = None
+    crds: Mapping[str, Mapping] = field(default_factory=dict)  # CRD name -> CRD object
+    ippools: tuple[Mapping, ...] = ()
+    endpoints: tuple[Mapping, ...] = ()
+    pods: tuple[Mapping, ...] = ()  # every pod: IPs and host ports
+    nodes: tuple[NodeInfo, ...] = ()
+    controller: Mapping | None = None  # the spiderpool-controller Deployment
+    init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
+
+    def value(self, key: str, default: Any = None) -> Any:
+        return self.release.value(key, default) if self.release else default
+
+
+def name_of(obj: Mapping) -> str:
+    meta = obj["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+# ---- the notes, oldest first ----------------------------------------------------------------------------
+
+def auto_pool_labels(snap: SpiderpoolSnapshot) -> Finding:
+    """< 0.3.6: auto pools were named and labelled differently; old ones lack the labels 0.3.6+ looks up."""
+    stale = [name_of(p) for p in snap.ippools
+             if facts.OLD_AUTO_POOL_LABEL in (p["metadata"].get("labels") or {})
+             and not all(k in p["metadata"]["labels"] for k in facts.AUTO_POOL_LABELS)]
+    if not stale:
+        return Finding("spiderpool.auto-pool-labels", Severity.error, True, "no auto pool lacks the 0.3.6 labels")
+    return Finding("spiderpool.auto-pool-labels", Severity.error, False,
+                   f"{len(stale)} auto pool(s) created before 0.3.6 lack the labels SpiderSubnet now looks up",
+                   "the operator adds ipam.spidernet.io/owner-application-{gv,kind,namespace,name}, interface, "
+                   "ip-version and ippool-cidr, derived from each pool's owner and spec", tuple(stale),
+                   migration="spiderpool.add-auto-pool-labels")
+
+
+def endpoint_owner_type(snap: SpiderpoolSnapshot) -> Finding:
+    """< 0.4.0: a bare pod's SpiderEndpoint recorded ownerControllerType None; from 0.4.0 it must be Pod."""
+    stale = [name_of(e) for e in snap.endpoints if (e.get("status") or {}).get("ownerControllerType") == "None"]
+    if not stale:
+        return Finding("spiderpool.endpoint-owner-type", Severity.error, True,
+                       "no SpiderEndpoint has ownerControllerType None")
+    return Finding("spiderpool.endpoint-owner-type", Severity.error, False,
+                   f"{len(stale)} SpiderEndpoint(s) have status.ownerControllerType None, which 0.4.0+ reads as Pod",
+                   "the operator patches status.ownerControllerType to Pod (the CRD has no status subresource: a "
+                   "plain patch); by hand: kubectl -n <ns> patch se <name> --type merge "
+                   "-p '{\"status\":{\"ownerControllerType\":\"Pod\"}}'", tuple(stale),
+                   migration="spiderpool.endpoint-owner-type-pod")
+
+
+def missing_crds(snap: SpiderpoolSnapshot) -> Finding:
+    """<= 0.5.0: SpiderMultusConfig and SpiderCoordinator are new, and helm upgrade installs no CRDs."""
+    missing = [c for c in (facts.CRD_MULTUS_CONFIG, facts.CRD_COORDINATOR) if c not in snap.crds]
+    if not missing:
+        return Finding("spiderpool.missing-crds", Severity.error, True, "SpiderMultusConfig and SpiderCoordinator "
+                       "CRDs are installed")
+    return Finding("spiderpool.missing-crds", Severity.error, False,
+                   f"CRD(s) {', '.join(missing)} missing: helm upgrade does not install new CRDs",
+                   "the operator applies the target's CRDs from spec.spiderpool.crdSource; by hand: helm fetch "
+                   "spiderpool/spiderpool --version <target> && tar -xf spiderpool-<target>.tgz && kubectl apply "
+                   "-f spiderpool/crds/", tuple(missing), migration="spiderpool.apply-crds")
+
+
+def multus_uninstall(snap: SpiderpoolSnapshot) -> Finding:
+    """<= 0.7.3: spiderpool-multus is gone; multus.multusCNI.uninstall must stay false while upgrading."""
+    if snap.value("multus.multusCNI.uninstall") is not True:
+        return Finding("spiderpool.multus-uninstall", Severity.warning, True,
+                       "multus.multusCNI.uninstall is not set to true (its default is false from 0.7.0 on; the "
+                       "vendor guide wrongly calls clean-up the default)")
+    return Finding("spiderpool.multus-uninstall", Severity.warning, False,
+                   "values set multus.multusCNI.uninstall=true: a later helm upgrade or uninstall may delete the "
+                   "Multus CNI configuration and CRDs and break pod creation",
+                   "set multus.multusCNI.uninstall=false in the release values (helm upgrade ... --set "
+                   "multus.multusCNI.uninstall=false)", (f"helm release {snap.release.name}",))
+
+
+def coordinator_tx_queue_len(snap: SpiderpoolSnapshot) -> Finding:
+    """< 0.9.0: SpiderCoordinator gained spec.txQueueLen; its CRD must be updated by hand."""
+    crd = snap.crds.get(facts.CRD_COORDINATOR)
+    if crd is not None and any("txQueueLen" in _spec_properties(v) for v in crd["spec"].get("versions", [])):
+        return Finding("spiderpool.coordinator-txqueuelen", Severity.error, True,
+                       "the SpiderCoordinator CRD has spec.txQueueLen")
+    return Finding("spiderpool.coordinator-txqueuelen", Severity.error, False,
+                   f"the SpiderCoordinator CRD {'is missing' if crd is None else 'lacks spec.txQueueLen'} (added in "
+                   f"0.9.0; helm does not upgrade CRDs)",
+                   "the operator applies the target's CRDs from spec.spiderpool.crdSource", (facts.CRD_COORDINATOR,),
+                   migration="spiderpool.apply-crds")
+
+
+def _spec_properties(version: Mapping) -> Mapping:
+    schema = (version.get("schema") or {}).get("openAPIV3Schema") or {}
+    return ((schema.get("properties") or {}).get("spec") or {}).get("properties") or {}
+
+
+def skip_0_9_0(snap: SpiderpoolSnapshot) -> Finding:
+    if snap.target != Version("0.9.0"):
+        return Finding("spiderpool.skip-0.9.0", Severity.error, True, "the target is not 0.9.0")
+    return Finding("spiderpool.skip-0.9.0", Severity.error, False,
+                   "the vendor advises skipping 0.9.0 (its SpiderCoordinator CRD change)",
+                   "set spec.targetVersion to 0.9.1 or later (the maintained lines are 1.1 and 1.2)")
+
+
+def duplicate_ips(snap: SpiderpoolSnapshot) -> Finding:
+    """<= 0.9.4 (fixed in 0.8.8, 0.9.5, 1.0.0): GC could hand one IP to two pods; the upgrade does not repair it."""
+    holders: dict[str, set[str]] = defaultdict(set)
+    for pool in snap.ippools:
+        raw = (pool.get("status") or {}).get("allocatedIPs")
+        for ip, owner in (json.loads(raw) if raw else {}).items():
+            holders[ip].add(owner.get("pod", "?"))
+    for endpoint in snap.endpoints:
+        pod = name_of(endpoint)
+        for entry in ((endpoint.get("status") or {}).get("current") or {}).get("ips") or []:
+            for family in ("ipv4", "ipv6"):
+                if entry.get(family):
+                    holders[entry[family].split("/")[0]].add(pod)
+    for pod in snap.pods:
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            continue
+        for ip in (pod.get("status") or {}).get("podIPs") or []:
+            holders[ip["ip"]].add(name_of(pod))
+    duplicates = {ip: sorted(pods) for ip, pods in holders.items() if len(pods) > 1}
+    if not duplicates:
+        return Finding("spiderpool.duplicate-ips", Severity.warning, True,
+                       "no IP is held by two pods across SpiderIPPools, SpiderEndpoints and pods")
+    pods = sorted({p for owners in duplicates.values() for p in owners})
+    detail = "; ".join(f"{ip}: {', '.join(owners)}" for ip, owners in sorted(duplicates.items())[:10])
+    return Finding("spiderpool.duplicate-ips", Severity.warning, False,
+                   f"{len(duplicates)} IP(s) are held by more than one pod (the <=0.9.4 GC bug): {detail}. "
+                   f"The upgrade stops new conflicts but does not repair these",
+                   "restart the listed pods after the upgrade so they get new IPs: kubectl -n <ns> delete pod <name>",
+                   tuple(pods))
+
+
+def init_pod(snap: SpiderpoolSnapshot) -> Finding:
+    """<= 0.8.7 and 0.9.0-0.9.4: spiderpool-init is a plain Pod; helm upgrade fails to patch it."""
+    if snap.init_pod is None:
+        return Finding("spiderpool.init-pod", Severity.error, True, "no plain spiderpool-init Pod to remove")
+    return Finding("spiderpool.init-pod", Severity.error, False,
+                   f"Pod {snap.namespace}/{facts.INIT_POD} makes a later helm upgrade fail (\"cannot patch "
+                   f"spiderpool-init with kind Pod\"); from 0.8.8/0.9.5/1.0.0 it is a Job",
+                   f"the operator deletes the Pod; by hand: kubectl -n {snap.namespace} delete pod {facts.INIT_POD} "
+                   f"(the vendor guide's `kubectl delete spiderpool-init` lacks the kind and the namespace)",
+                   (f"{snap.namespace}/{facts.INIT_POD}",), migration="spiderpool.delete-init-pod")
+
+
+def renamed_values(snap: SpiderpoolSnapshot) -> Finding:
+    """< 1.0.0: values keys renamed or removed; reusing the old values carries dead keys."""
+    used = [(old, new) for old, new in facts.RENAMED_AT_1_0_0.items() if snap.value(old) is not None]
+    gone = [key for key in facts.REMOVED_AT_1_0_0 if snap.value(key) is not None]
+    if not used and not gone:
+        return Finding("spiderpool.renamed-values", Severity.warning, True,
+                       "the release values use no key renamed or removed at 1.0.0")
+    parts = [f"{old} is now {new}" for old, new in used] + [f"{key} was removed" for key in gone]
+    return Finding("spiderpool.renamed-values", Severity.warning, False,
+                   f"the release values use keys changed at 1.0.0: {'; '.join(parts)}. (The vendor guide's "
+                   f"ipam.spidersubnet -> ipam.spiderSubnet rename never shipped.)",
+                   "rewrite these keys before any helm upgrade; never use --reuse-values across this change",
+                   tuple(old for old, _ in used) + tuple(gone))
+
+
+def controller_replicas(snap: SpiderpoolSnapshot) -> Finding:
+    """hostNetwork controller replicas on every schedulable node leave a rolling update nowhere to go."""
+    if snap.controller is None:
+        return Finding("spiderpool.controller-replicas", Severity.error, True, "no spiderpool-controller found")
+    spec = snap.controller["spec"]
+    pod_spec = spec["template"]["spec"]
+    replicas = spec.get("replicas", 1)
+    selector = pod_spec.get("nodeSelector") or {}
+    schedulable = [n for n in snap.nodes if n.ready and n.schedulable
+                   and all(n.labels.get(k) == v for k, v in selector.items())]
+    surge = ((spec.get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if not pod_spec.get("hostNetwork") or replicas < len(schedulable) or surge in (0, "0", "0%"):
+        return Finding("spiderpool.controller-replicas", Severity.error, True,
+                       f"{replicas} controller replica(s) for {len(schedulable)} schedulable node(s)")
+    return Finding("spiderpool.controller-replicas", Severity.error, False,
+                   f"spiderpool-controller runs {replicas} hostNetwork replica(s) on {len(schedulable)} schedulable "
+                   f"node(s): a rolling update's surge pod finds no node with ports 5720-5724 free and hangs",
+                   "the operator updates the controller with maxSurge 0 (one replica at a time); or scale it below "
+                   "the node count, or move its ports (spiderpoolController.httpPort ...)",
+                   (f"{snap.namespace}/{facts.CONTROLLER_DEPLOYMENT}",), migration="spiderpool.controller-max-surge-0")
+
+
+def host_port_conflicts(snap: SpiderpoolSnapshot) -> Finding:
+    """Another pod holding an agent or controller host port keeps Spiderpool's pod from starting there."""
+    ports = {snap.value(key, default): key for key, default in {**facts.AGENT_PORTS, **facts.CONTROLLER_PORTS}.items()}
+    clashes = []
+    for pod in snap.pods:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get("app.kubernetes.io/name") == "spiderpool":
+            continue
+        spec = pod.get("spec") or {}
+        for container in spec.get("containers") or []:
+            for port in container.get("ports") or []:
+                used = port.get("hostPort") or (port.get("containerPort") if spec.get("hostNetwork") else None)
+                if used in ports:
+                    clashes.append(f"{name_of(pod)} on {spec.get('nodeName', '?')} uses port {used} "
+                                   f"({ports[used]})")
+    if not clashes:
+        return Finding("spiderpool.host-ports", Severity.error, True, "no other pod uses Spiderpool's host ports")
+    return Finding("spiderpool.host-ports", Severity.error, False,
+                   f"{len(clashes)} pod(s) hold host ports Spiderpool needs; its pods cannot start on those nodes",
+                   "move those pods or set other ports in the values (spiderpoolAgent.httpPort, "
+                   "spiderpoolController.httpPort, ...)", tuple(clashes))
+
+
+CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
+    Check("spiderpool.skip-0.9.0", "skip 0.9.0", skip_0_9_0, order=0),
+    Check("spiderpool.auto-pool-labels", "auto pool labels (< 0.3.6)", auto_pool_labels, Crossing(("<0.3.6",)), 10),
+    Check("spiderpool.endpoint-owner-type", "SpiderEndpoint ownerControllerType (< 0.4.0)", endpoint_owner_type,
+          Crossing(("<0.4.0",)), 20),
+    Check("spiderpool.missing-crds", "new CRDs (<= 0.5.0)", missing_crds, Crossing(("<=0.5.0",)), 30),
+    Check("spiderpool.multus-uninstall", "multus.multusCNI.uninstall (<= 0.7.3)", multus_uninstall,
+          Crossing(("<=0.7.3",)), 40),
+    Check("spiderpool.init-pod", "spiderpool-init Pod (<= 0.8.7, 0.9.0-0.9.4)", init_pod,
+          Crossing(("<=0.8.7", ">=0.9.0,<=0.9.4")), 45),
+    Check("spiderpool.coordinator-txqueuelen", "SpiderCoordinator txQueueLen (< 0.9.0)", coordinator_tx_queue_len,
+          Crossing(("<0.9.0",)), 50),
+    Check("spiderpool.duplicate-ips", "duplicate IPs (<= 0.9.4)", duplicate_ips, Crossing(("<=0.9.4",)), 60),
+    Check("spiderpool.renamed-values", "values renamed at 1.0.0", renamed_values, Crossing(("<1.0.0",)), 70),
+    Check("spiderpool.controller-replicas", "controller replicas vs nodes", controller_replicas, order=80),
+    Check("spiderpool.host-ports", "host-port conflicts", host_port_conflicts, order=90),
+)
+
+
+def all_checks() -> Iterable[Check[SpiderpoolSnapshot]]:
+    return CHECKS

@@ -1,0 +1,44 @@
+"""Names, labels, ports and values keys of Spiderpool, read from its sources (see shared/reference)."""
+from __future__ import annotations
+
+GROUP = "spiderpool.spidernet.io"
+RELEASE = "spiderpool"
+AGENT_DAEMONSET = "spiderpool-agent"
+CONTROLLER_DEPLOYMENT = "spiderpool-controller"
+INIT_POD = "spiderpool-init"
+
+CRD_MULTUS_CONFIG = f"spidermultusconfigs.{GROUP}"
+CRD_COORDINATOR = f"spidercoordinators.{GROUP}"
+
+# Labels an auto pool carries since 0.3.6
+AUTO_POOL_LABELS = (
+    "ipam.spidernet.io/owner-application-gv",
+    "ipam.spidernet.io/owner-application-kind",
+    "ipam.spidernet.io/owner-application-namespace",
+    "ipam.spidernet.io/owner-application-name",
+    "ipam.spidernet.io/interface",
+    "ipam.spidernet.io/ip-version",
+    "ipam.spidernet.io/ippool-cidr",
+)
+OLD_AUTO_POOL_LABEL = "ipam.spidernet.io/owner-application"  # <kind>-<ns>-<name>, before 0.3.6
+OWNER_UID_LABEL = "ipam.spidernet.io/owner-application-uid"
+OWNER_SUBNET_LABEL = "ipam.spidernet.io/owner-spider-subnet"
+
+# Host ports (the same in every tag 0.3.6..1.2.2) and the values keys that move them
+AGENT_PORTS = {"spiderpoolAgent.httpPort": 5710, "spiderpoolAgent.prometheus.port": 5711,
+               "spiderpoolAgent.debug.gopsPort": 5712}
+CONTROLLER_PORTS = {"spiderpoolController.httpPort": 5720, "spiderpoolController.prometheus.port": 5721,
+                    "spiderpoolController.webhookPort": 5722, "spiderpoolController.debug.gopsPort": 5724}
+
+# values keys renamed or removed at 1.0.0 (the `--reuse-values` trap)
+RENAMED_AT_1_0_0 = {
+    "ipam.enableSpiderSubnet": "ipam.spiderSubnet.enable",
+    "ipam.subnetDefaultFlexibleIPNumber": "ipam.spiderSubnet.autoPool.defaultRedundantIPNumber",
+}
+REMOVED_AT_1_0_0 = (
+    "ipam.enableCleanOutdatedEndpoint",
+    "ipam.gc.statelessPod.enableGcRunningPodOnEmptyPodStatusIPs",
+    "sriov.enableAdmissionController",
+    "sriov.image.sriovCni",
+    "sriov.image.ibSriovCni",
+)

@@ -1,0 +1,71 @@
+"""Spiderpool's upgrade notes, checked against a seeded cluster before anything changes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.conftest import E2E_NODES
+from tests.e2e.spiderpool import seed
+
+EXPECTED_ORDER = ["spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
+                  "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
+                  "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
+                  "spiderpool.host-ports"]
+
+
+@pytest.fixture
+def seeded(admin_api, namespace):
+    expected = seed.seed(admin_api, namespace, E2E_NODES)
+    yield expected
+    seed.remove(admin_api, namespace)
+
+
+def spiderpool_plan(plans, **spec):
+    return plans.create(plugin="spiderpool", target="0.9.5", daemonSet=None, **spec)
+
+
+def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
+        admin_api, namespace, seeded, operator, plans):
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+        "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": namespace}})
+    status = plans.wait_phase("Preflight", timeout=60)
+    checks = {c["id"]: c for c in status["checks"]}
+    assert [c["id"] for c in status["checks"]] == EXPECTED_ORDER
+    assert status["fromVersion"] == "0.3.5"
+    failed = {i for i, c in checks.items() if c["result"] == "Failed"}
+    assert failed == set(EXPECTED_ORDER) - {"spiderpool.skip-0.9.0"}
+    assert checks["spiderpool.auto-pool-labels"]["objects"] == [seeded["old_pool"]]
+    assert checks["spiderpool.endpoint-owner-type"]["objects"] == [seeded["endpoint_none"]]
+    assert checks["spiderpool.missing-crds"]["objects"] == ["spidermultusconfigs.spiderpool.spidernet.io"]
+    assert checks["spiderpool.init-pod"]["objects"] == [f"{namespace}/spiderpool-init"]
+    assert f"kubectl -n {namespace} delete pod spiderpool-init" in checks["spiderpool.init-pod"]["remediation"]
+    assert checks["spiderpool.duplicate-ips"]["objects"] == list(seeded["duplicate_pods"])
+    assert "does not repair" in checks["spiderpool.duplicate-ips"]["message"]
+    assert len(checks["spiderpool.host-ports"]["objects"]) == 1
+    assert checks["spiderpool.host-ports"]["objects"][0].startswith(seeded["exporter"])
+    assert "wrongly" not in checks["spiderpool.multus-uninstall"]["message"]
+
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Stalled"]["status"] == "True" and conditions["PreflightPassed"]["status"] == "False"
+    # nothing was changed
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert ds.spec.template.spec.containers[0].image.endswith(":v0.3.5") and ds.spec.update_strategy.type == "RollingUpdate"
+    assert client.CoreV1Api(admin_api).read_namespaced_pod("spiderpool-init", namespace)
+
+
+def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, cluster, tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"apiVersion: cniupgrade.io/v1alpha1\nkind: UpgradePlan\nmetadata: {{name: up, namespace: "
+                    f"{namespace}}}\nspec: {{plugin: spiderpool, targetVersion: 0.9.5, namespace: {namespace}}}\n")
+    out = subprocess.run([sys.executable, "-m", "cniupgrade", "plan", "-f", str(plan)], capture_output=True, text=True,
+                         env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.split("checks (in the vendor's order):", 1)[1]
+    positions = [text.index(check_id) for check_id in EXPECTED_ORDER]
+    assert positions == sorted(positions)  # in the vendor's order
+    assert "0.3.5 -> 0.9.5" in out.stdout and "would be: Preflight" in out.stdout and seeded["old_pool"] in text
