@@ -18,10 +18,12 @@ from pydantic import ValidationError
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.migrations import MigrationError, run_migration
 from cniupgrade.kube.preflight import run_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView
 
@@ -117,7 +119,7 @@ class PlanRunner:
             installed, verdict = self._preflight(spec, observation)
             observation = replace(observation, installed_version=installed, preflight=verdict)
         decision = decide(spec, status, observation, generation)
-        self._carry_out(decision, status, body["metadata"]["resourceVersion"])
+        self._carry_out(spec, decision, status, body["metadata"]["resourceVersion"])
         return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
 
     def _preflight(self, spec: models.UpgradePlanSpec, observation) -> tuple[str | None, object]:
@@ -138,13 +140,26 @@ class PlanRunner:
             self.view.stop()
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set)
 
-    def _carry_out(self, decision: Decision, status: models.UpgradePlanStatus, seen_version: str) -> None:
+    def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
+        self.preflight_cache = None  # the checks must look at the cluster as the migration left it
+        try:
+            message = run_migration(self.api, spec, self.namespace, migration.id)
+        except MigrationError as exc:
+            self.executor.post_event(act.Event("Warning", "MigrationFailed", f"{migration.id}: {exc}"))
+            raise
+        self.executor.post_event(act.Event("Normal", "MigrationApplied", f"{migration.id}: {message}"))
+
+    def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision, status: models.UpgradePlanStatus,
+                   seen_version: str) -> None:
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
         for action in decision.actions:
             if self.stop_requested.is_set():
                 return  # the plan is being deleted: its finalizer releases the DaemonSet
-            self.executor.run(action, ds, raw_ds)
+            if isinstance(action, act.RunMigration):
+                self._migrate(spec, action)
+            else:
+                self.executor.run(action, ds, raw_ds)
         if decision.status != status and not self.stop_requested.is_set():
             self.executor.write_status(decision.status)
             self.own_write = (seen_version, decision.status)

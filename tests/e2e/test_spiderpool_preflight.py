@@ -1,6 +1,7 @@
 """Spiderpool's upgrade notes, checked against a seeded cluster before anything changes."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,61 @@ def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, 
     positions = [text.index(check_id) for check_id in EXPECTED_ORDER]
     assert positions == sorted(positions)  # in the vendor's order
     assert "0.3.5 -> 0.9.5" in out.stdout and "would be: Preflight" in out.stdout and seeded["old_pool"] in text
+
+
+def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, seeded, operator, plans):
+    core, apps = client.CoreV1Api(admin_api), client.AppsV1Api(admin_api)
+    custom = client.CustomObjectsApi(admin_api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "spiderpool-0-9-5-crds"},
+                                                  "data": {"crds.yaml": (seed.HERE / "target-crds.yaml").read_text()}})
+    core.delete_namespaced_pod("node-exporter", namespace)  # the host-port clash is for people to resolve
+    try:
+        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+            "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": namespace,
+                     "spiderpool": {"crdSourceConfigMap": "spiderpool-0-9-5-crds"},
+                     "rollout": {"maxUnavailable": 8, "canary": {"count": 1}}}})
+        status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=120)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+    finally:
+        reasons = [e.reason for e in client.CoreV1Api(admin_api).list_namespaced_event(namespace).items]
+    assert reasons.count("MigrationApplied") >= 5 and "MigrationFailed" not in reasons
+
+    endpoint = custom.get_namespaced_custom_object(seed.GROUP, seed.VERSION, namespace, "spiderendpoints", "web-0")
+    assert endpoint["status"]["ownerControllerType"] == "Pod"
+    pool = custom.get_cluster_custom_object(seed.GROUP, seed.VERSION, "spiderippools", seeded["old_pool"])
+    labels = pool["metadata"]["labels"]
+    assert labels["ipam.spidernet.io/owner-application-namespace"] == namespace
+    assert labels["ipam.spidernet.io/owner-application-name"] == "web"
+    assert labels["ipam.spidernet.io/ippool-cidr"] == "10-6-0-0-16"
+    ext = client.ApiextensionsV1Api(admin_api)
+    coordinator = json.loads(ext.read_custom_resource_definition("spidercoordinators.spiderpool.spidernet.io",
+                                                                 _preload_content=False).data)
+    schema = coordinator["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert "txQueueLen" in schema["properties"]["spec"]["properties"]
+    assert ext.read_custom_resource_definition("spidermultusconfigs.spiderpool.spidernet.io")
+    assert not [p for p in core.list_namespaced_pod(namespace).items if p.metadata.name == "spiderpool-init"]
+    strategy = apps.read_namespaced_deployment("spiderpool-controller", namespace).spec.strategy.rolling_update
+    assert strategy.max_surge == 0
+    ds = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert ds.spec.template.spec.containers[0].image == "ghcr.io/spidernet-io/spiderpool/spiderpool-agent:v0.9.5"
+    checks = {c["id"]: c for c in plans.status()["checks"]}
+    assert checks["spiderpool.duplicate-ips"]["result"] == "Failed"  # a warning: reported, not repaired
+
+
+def test_with_migrations_disabled_the_findings_say_what_to_do_and_nothing_changes(
+        admin_api, namespace, seeded, operator, plans):
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+        "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": namespace,
+                 "migrations": {"enabled": False}, "preflight": {"skip": ["spiderpool.host-ports"]}}})
+    status = plans.wait_phase("Preflight", timeout=60)
+    checks = {c["id"]: c for c in status["checks"]}
+    assert checks["spiderpool.host-ports"]["result"] == "Skipped"
+    blocked = plans.condition("Ready")["message"]
+    for check_id in ("spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type", "spiderpool.init-pod"):
+        assert check_id in blocked and checks[check_id]["remediation"]
+    assert "kubectl" in checks["spiderpool.endpoint-owner-type"]["remediation"]
+    endpoint = client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
+        seed.GROUP, seed.VERSION, namespace, "spiderendpoints", "web-0")
+    assert endpoint["status"]["ownerControllerType"] == "None"

@@ -167,9 +167,18 @@ class Preflight(ApiModel):
         "Failed Warning checks block the upgrade too (Error checks always do)."))]
 
 
+class Migrations(ApiModel):
+    enabled: Annotated[bool, Field(default=True, description=(
+        "Carry out the migrations the version notes require (after approval, before any workload changes). "
+        "false: only report them; their checks then block with the command to run by hand."))]
+
+
 class SpiderpoolOptions(ApiModel):
     release_name: Annotated[str, Field(default="spiderpool", max_length=53, pattern=DNS_LABEL, description=(
         "The helm release, read from its storage Secret (or ConfigMap) for the installed version and values."))]
+    crd_source_config_map: Annotated[str | None, Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN, description=(
+        "A ConfigMap in the plan's namespace whose values are the target version's CRD manifests (from the "
+        "chart's crds/ folder), applied when CRDs are missing or outdated."))]
 
 
 class UpgradePlanSpec(ApiModel):
@@ -196,6 +205,8 @@ class UpgradePlanSpec(ApiModel):
         "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
     preflight: Annotated[Preflight, Field(default_factory=Preflight, json_schema_extra=DEFAULT_EMPTY,
                                           description="Which checks run and what blocks.")]
+    migrations: Annotated[Migrations, Field(default_factory=Migrations, json_schema_extra=DEFAULT_EMPTY,
+                                            description="Whether the operator applies the notes' migrations.")]
     spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,
                                                    description="Options of the spiderpool profile.")]
 
@@ -236,6 +247,7 @@ class CheckResult(ApiModel):
     message: str = ""
     remediation: str = ""
     objects: list[str] = Field(default_factory=list, description="Affected objects (at most 20 named).")
+    migration: str = Field(default="", description="The migration that fixes it (see spec.migrations).")
 
 
 class ComputedPlan(ApiModel):

@@ -94,5 +94,5 @@ class SpiderpoolReader:
             pods=tuple(trim_pod(p) for p in paginate(self.core.list_pod_for_all_namespaces)),
             nodes=tuple(nodes),
             controller=self._optional(self.apps.read_namespaced_deployment, facts.CONTROLLER_DEPLOYMENT, namespace),
-            init_pod=init_pod)
+            init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map)
         return snapshot, release

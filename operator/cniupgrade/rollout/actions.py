@@ -44,10 +44,16 @@ class DeleteProbe:
 
 
 @dataclass(frozen=True)
+class RunMigration:
+    """A plugin migration by id; it reads the cluster itself and changes only what still needs it."""
+    id: str
+
+
+@dataclass(frozen=True)
 class Event:
     type: str  # Normal | Warning
     reason: str
     message: str
 
 
-Action = TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe
+Action = TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration

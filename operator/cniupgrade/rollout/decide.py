@@ -180,23 +180,36 @@ class _Reconcile:
             self.event("AlreadyAtTarget", f"DaemonSet {ds.namespace}/{ds.name} already runs the target images")
         if self.spec.require_approval and not self.spec.approved:
             return self.finish(Phase.awaiting_approval, "AwaitingApproval",
-                               "review status.plan and set spec.approved: true to start")
-        return self.start_rollout()
+                               "review status.plan and status.checks, and set spec.approved: true to start")
+        return self.migrate_then_start()
 
     def _blocking_checks(self) -> list[str]:
         """Failed checks that stop the plan; a fix the operator cannot carry out yet blocks too."""
         verdict = self.obs.preflight
         if verdict is None:
             return []
-        blocking = verdict.blocking(self.spec.preflight.warnings_block) + verdict.migrations()
+        blocking = verdict.blocking(self.spec.preflight.warnings_block)
+        if not self.spec.migrations.enabled:
+            blocking += verdict.migrations()
         return [f.check_id for f in verdict.findings if f in blocking]
+
+    def migrate_then_start(self) -> Decision:
+        """Approved (or no approval asked): the notes' migrations first, then the rollout."""
+        verdict = self.obs.preflight
+        pending = list(dict.fromkeys(f.migration for f in verdict.migrations())) if verdict else []
+        if pending:
+            self.actions.extend(act.RunMigration(m) for m in pending)
+            self.event("Migrating", f"applying {', '.join(pending)}")
+            self.wake_in(0)  # then the checks run again on the changed cluster
+            return self.finish(Phase.migrating, "Migrating", f"applying {', '.join(pending)}")
+        return self.start_rollout()
 
     def awaiting_approval(self) -> Decision:
         if self.spec.approved:
             self.event("Approved", "plan approved; starting the rollout")
-            return self.start_rollout()
+            return self.migrate_then_start()
         return self.finish(Phase.awaiting_approval, "AwaitingApproval",
-                           "review status.plan and set spec.approved: true to start")
+                           "review status.plan and status.checks, and set spec.approved: true to start")
 
     def start_rollout(self) -> Decision:
         first = Phase.canary if self.status.plan and self.status.plan.canary_batches else Phase.rolling
@@ -403,7 +416,8 @@ def check_results(verdict: Verdict | None) -> list[CheckResult]:
         return []
     results = [CheckResult(id=f.check_id, severity=f.severity.value, result="Passed" if f.passed else "Failed",
                            message=f.message, remediation="" if f.passed else f.remediation,
-                           objects=list(f.objects[:MAX_NAMED_OBJECTS]))
+                           objects=list(f.objects[:MAX_NAMED_OBJECTS]),
+                           migration="" if f.passed else (f.migration or ""))
                for f in verdict.findings]
     return results + [CheckResult(id=i, severity="Info", result="Skipped", message="skipped by spec.preflight.skip")
                       for i in verdict.skipped]

@@ -70,11 +70,15 @@ def seed(api: client.ApiClient, namespace: str, nodes: int) -> dict[str, object]
     core.create_namespaced_pod(namespace, {"metadata": {"name": "node-exporter"}, "spec": {"containers": [
         {"name": "exporter", "image": "example.com/exporter:1", "ports": [{"containerPort": 9100, "hostPort": 5711}]}]}})
 
+    web = apps.create_namespaced_deployment(namespace, {
+        "metadata": {"name": "web"}, "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                                              "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                                                  "containers": [{"name": "web", "image": "example.com/web:1"}]}}}})
     suffix = namespace[-8:]
     old_pool = f"auto-deployment-{namespace}-web-v4-{suffix}"
     pools = {
         old_pool: ({"ipam.spidernet.io/owner-application": f"deployment-{namespace}-web",
-                    "ipam.spidernet.io/owner-application-uid": f"uid-{suffix}",
+                    "ipam.spidernet.io/owner-application-uid": web.metadata.uid,
                     "ipam.spidernet.io/owner-spider-subnet": "subnet-v4"},
                    {"10.6.0.10": {"pod": f"{namespace}/web-0", "podUid": "a"}}),
         f"manual-v4-{suffix}": ({}, {"10.6.0.11": {"pod": f"{namespace}/db-0", "podUid": "b"}}),

@@ -29,6 +29,7 @@ class SpiderpoolSnapshot:
     nodes: tuple[NodeInfo, ...] = ()
     controller: Mapping | None = None  # the spiderpool-controller Deployment
     init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
+    crd_source: str | None = None  # spec.spiderpool.crdSourceConfigMap: the operator can apply CRDs from it
 
     def value(self, key: str, default: Any = None) -> Any:
         return self.release.value(key, default) if self.release else default
@@ -77,9 +78,20 @@ def missing_crds(snap: SpiderpoolSnapshot) -> Finding:
                        "CRDs are installed")
     return Finding("spiderpool.missing-crds", Severity.error, False,
                    f"CRD(s) {', '.join(missing)} missing: helm upgrade does not install new CRDs",
-                   "the operator applies the target's CRDs from spec.spiderpool.crdSource; by hand: helm fetch "
-                   "spiderpool/spiderpool --version <target> && tar -xf spiderpool-<target>.tgz && kubectl apply "
-                   "-f spiderpool/crds/", tuple(missing), migration="spiderpool.apply-crds")
+                   _crd_remediation(snap), tuple(missing), migration=_crd_migration(snap))
+
+
+def _crd_migration(snap: SpiderpoolSnapshot) -> str | None:
+    return "spiderpool.apply-crds" if snap.crd_source else None
+
+
+def _crd_remediation(snap: SpiderpoolSnapshot) -> str:
+    by_hand = ("helm fetch spiderpool/spiderpool --version <target> && tar -xf spiderpool-<target>.tgz && "
+               "kubectl apply -f spiderpool/crds/")
+    if snap.crd_source:
+        return f"the operator applies the CRDs in ConfigMap {snap.crd_source}; by hand: {by_hand}"
+    return (f"put the target's CRD manifests in a ConfigMap beside the plan and name it in "
+            f"spec.spiderpool.crdSourceConfigMap, or apply them by hand: {by_hand}")
 
 
 def multus_uninstall(snap: SpiderpoolSnapshot) -> Finding:
@@ -104,8 +116,7 @@ def coordinator_tx_queue_len(snap: SpiderpoolSnapshot) -> Finding:
     return Finding("spiderpool.coordinator-txqueuelen", Severity.error, False,
                    f"the SpiderCoordinator CRD {'is missing' if crd is None else 'lacks spec.txQueueLen'} (added in "
                    f"0.9.0; helm does not upgrade CRDs)",
-                   "the operator applies the target's CRDs from spec.spiderpool.crdSource", (facts.CRD_COORDINATOR,),
-                   migration="spiderpool.apply-crds")
+                   _crd_remediation(snap), (facts.CRD_COORDINATOR,), migration=_crd_migration(snap))
 
 
 def _spec_properties(version: Mapping) -> Mapping:

@@ -1,0 +1,141 @@
+"""Carry out plugin migrations. Each one re-reads the cluster and changes only what still needs it."""
+from __future__ import annotations
+
+import logging
+
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.kube.spiderpool import SERVED_VERSIONS, SpiderpoolReader, paginate
+from cniupgrade.plugins.spiderpool import facts
+from cniupgrade.plugins.spiderpool.migrations import CannotDerive, new_auto_pool_labels
+
+log = logging.getLogger(__name__)
+FIELD_MANAGER = "cniupgrade"
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+class SpiderpoolMigrator:
+    def __init__(self, api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str):
+        self.api, self.spec, self.plan_namespace = api, spec, plan_namespace
+        self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.reader = SpiderpoolReader(api)
+
+    def run(self, migration_id: str) -> str:
+        handlers = {
+            "spiderpool.endpoint-owner-type-pod": self.endpoint_owner_type_pod,
+            "spiderpool.delete-init-pod": self.delete_init_pod,
+            "spiderpool.apply-crds": self.apply_crds,
+            "spiderpool.add-auto-pool-labels": self.add_auto_pool_labels,
+            "spiderpool.controller-max-surge-0": self.controller_max_surge_0,
+        }
+        if migration_id not in handlers:
+            raise MigrationError(f"unknown migration {migration_id}")
+        return handlers[migration_id]()
+
+    def _served_version(self) -> str:
+        for version in SERVED_VERSIONS:
+            try:
+                self.custom.list_cluster_custom_object(facts.GROUP, version, "spiderippools", limit=1)
+                return version
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        raise MigrationError("no served version of spiderippools")
+
+    def endpoint_owner_type_pod(self) -> str:
+        version = self._served_version()
+        fixed = 0
+        for endpoint in paginate(self.custom.list_cluster_custom_object, group=facts.GROUP, version=version,
+                                 plural="spiderendpoints"):
+            if (endpoint.get("status") or {}).get("ownerControllerType") != "None":
+                continue
+            meta = endpoint["metadata"]
+            # No status subresource on this CRD: status is part of the object. The resourceVersion makes a
+            # concurrent change by Spiderpool fail (409) instead of being overwritten.
+            self.custom.patch_namespaced_custom_object(
+                facts.GROUP, version, meta["namespace"], "spiderendpoints", meta["name"],
+                {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": {"ownerControllerType": "Pod"}})
+            fixed += 1
+        return f"{fixed} SpiderEndpoint(s) now have ownerControllerType Pod"
+
+    def delete_init_pod(self) -> str:
+        try:
+            pod = self.core.read_namespaced_pod(facts.INIT_POD, self.spec.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return "no spiderpool-init Pod"
+            raise
+        if pod.metadata.owner_references:
+            return "spiderpool-init belongs to a Job: left alone"
+        self.core.delete_namespaced_pod(facts.INIT_POD, self.spec.namespace, body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=pod.metadata.uid)))
+        return f"deleted Pod {self.spec.namespace}/{facts.INIT_POD}"
+
+    def apply_crds(self) -> str:
+        name = self.spec.spiderpool.crd_source_config_map
+        if not name:
+            raise MigrationError("spec.spiderpool.crdSourceConfigMap is not set")
+        source = self.core.read_namespaced_config_map(name, self.plan_namespace)
+        applied = []
+        ext = client.ApiextensionsV1Api(self.api)
+        for key, text in sorted((source.data or {}).items()):
+            for doc in yaml.safe_load_all(text):
+                if not doc:
+                    continue
+                if doc.get("kind") != "CustomResourceDefinition" or not doc["metadata"]["name"].endswith(
+                        "." + facts.GROUP):
+                    raise MigrationError(f"ConfigMap {name}/{key} holds {doc.get('kind')} "
+                                         f"{doc['metadata'].get('name')}: only {facts.GROUP} CRDs are applied")
+                ext.patch_custom_resource_definition(doc["metadata"]["name"], doc, field_manager=FIELD_MANAGER,
+                                                     force=True, _content_type="application/apply-patch+yaml")
+                applied.append(doc["metadata"]["name"])
+        return f"applied CRDs {', '.join(applied)} from ConfigMap {name}"
+
+    def _workloads(self) -> list[dict]:
+        listers = [(self.apps.list_deployment_for_all_namespaces, "Deployment"),
+                   (self.apps.list_stateful_set_for_all_namespaces, "StatefulSet"),
+                   (self.apps.list_daemon_set_for_all_namespaces, "DaemonSet"),
+                   (self.apps.list_replica_set_for_all_namespaces, "ReplicaSet"),
+                   (self.batch.list_job_for_all_namespaces, "Job"),
+                   (self.batch.list_cron_job_for_all_namespaces, "CronJob")]
+        return [{"kind": kind, "metadata": w["metadata"]} for list_fn, kind in listers for w in paginate(list_fn)]
+
+    def add_auto_pool_labels(self) -> str:
+        version = self._served_version()
+        workloads = None
+        patched, failures = [], []
+        for pool in paginate(self.custom.list_cluster_custom_object, group=facts.GROUP, version=version,
+                             plural="spiderippools"):
+            labels = pool["metadata"].get("labels") or {}
+            if facts.OLD_AUTO_POOL_LABEL not in labels or all(k in labels for k in facts.AUTO_POOL_LABELS):
+                continue
+            workloads = workloads if workloads is not None else self._workloads()
+            try:
+                new = new_auto_pool_labels(pool, workloads)
+            except CannotDerive as exc:
+                failures.append(str(exc))
+                continue
+            self.custom.patch_cluster_custom_object(facts.GROUP, version, "spiderippools", pool["metadata"]["name"],
+                                                    {"metadata": {"labels": new}})
+            patched.append(pool["metadata"]["name"])
+        if failures:
+            raise MigrationError(f"labelled {len(patched)} pool(s); cannot derive: {'; '.join(failures)}")
+        return f"labelled auto pool(s) {', '.join(patched) or '(none left)'}"
+
+    def controller_max_surge_0(self) -> str:
+        patch = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}}}
+        self.apps.patch_namespaced_deployment(facts.CONTROLLER_DEPLOYMENT, self.spec.namespace, patch)
+        return "spiderpool-controller now updates one replica at a time without a surge pod (maxSurge 0)"
+
+
+def run_migration(api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str, migration_id: str) -> str:
+    if migration_id.startswith("spiderpool."):
+        return SpiderpoolMigrator(api, spec, plan_namespace).run(migration_id)
+    raise MigrationError(f"unknown migration {migration_id}")
