@@ -12,6 +12,37 @@ IMMEDIATE_POD_STAGES = {"pod-create", "pod-init-container-running", "pod-init-co
 
 NEVER_READY_MARK = "never-ready"
 NEVER_READY_EXPRESSION = f'.spec.containers | map(.image | contains("{NEVER_READY_MARK}")) | any'
+# A pod whose image contains "unpullable-on-<its node>" fails to pull its image there (ErrImagePull).
+UNPULLABLE_EXPRESSION = ('.spec.nodeName as $node | .spec.containers | '
+                         'map(.image | contains("unpullable-on-" + $node)) | any')
+IMAGE_PULL_FAILURE_STAGE = {
+    "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
+    "metadata": {"name": "pod-image-pull-failure"},
+    "spec": {
+        "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+        "selector": {"matchExpressions": [
+            {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+            {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+            {"key": ".status.conditions.[] | select( .type == \"Initialized\" ) | .status",
+             "operator": "In", "values": ["True"]},
+            {"key": UNPULLABLE_EXPRESSION, "operator": "In", "values": ["true"]},
+            {"key": ".status.containerStatuses.[].state.waiting.reason", "operator": "NotIn",
+             "values": ["ErrImagePull"]},
+        ]},
+        "next": {"statusTemplate": (
+            "containerStatuses:\n"
+            "{{ range .spec.containers }}\n"
+            "- name: {{ .name | Quote }}\n"
+            "  image: {{ .image | Quote }}\n"
+            "  ready: false\n"
+            "  restartCount: 0\n"
+            "  state:\n"
+            "    waiting:\n"
+            "      reason: ErrImagePull\n"
+            "      message: simulated pull failure\n"
+            "{{ end }}\n")},
+    },
+}
 
 
 def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> list[dict]:
@@ -32,5 +63,7 @@ def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> lis
             # Fault injection: a pod whose image mentions "never-ready" stays Pending (tests of failed gates).
             spec["selector"]["matchExpressions"].append(
                 {"key": NEVER_READY_EXPRESSION, "operator": "NotIn", "values": ["true"]})
+            spec["selector"]["matchExpressions"].append(
+                {"key": UNPULLABLE_EXPRESSION, "operator": "NotIn", "values": ["true"]})
         stages.append(stage)
-    return stages
+    return stages + [IMAGE_PULL_FAILURE_STAGE]

@@ -112,7 +112,7 @@ class PlanRunner:
             ds_name = daemonset_name(spec)
         except (ValidationError, ValueError) as exc:
             return self._invalid(status, generation, str(exc))
-        self._ensure_view(spec.namespace, ds_name)
+        self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
         observation = self.view.observe()
         if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
                                           or status.spec_hash != spec_digest(spec)):
@@ -133,12 +133,14 @@ class PlanRunner:
         self.preflight_cache = (key, time.monotonic(), result)
         return result
 
-    def _ensure_view(self, namespace: str, ds_name: str) -> None:
-        if self.view and (self.view.namespace, self.view.ds_name) == (namespace, ds_name):
+    def _ensure_view(self, namespace: str, ds_name: str, deployments: tuple[str, ...]) -> None:
+        if self.view and (self.view.namespace, self.view.ds_name, self.view.deployment_names) == (
+                namespace, ds_name, deployments):
             return
         if self.view:
             self.view.stop()
-        self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set)
+        self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
+                             deployments)
 
     def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
         self.preflight_cache = None  # the checks must look at the cluster as the migration left it

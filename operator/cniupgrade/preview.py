@@ -14,6 +14,7 @@ from cniupgrade.api import models
 from cniupgrade.engine import daemonset_name
 from cniupgrade.kube.preflight import run_preflight
 from cniupgrade.kube.view import PlanView
+from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide
 
@@ -46,7 +47,8 @@ def load_plan(text: str) -> tuple[str, str, models.UpgradePlanSpec]:
 
 def preview(api: client.ApiClient, text: str) -> Preview:
     namespace, name, spec = load_plan(text)
-    view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set)
+    view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
+                    profile_for(spec).control_plane(spec))
     try:
         observation = view.observe()
     finally:

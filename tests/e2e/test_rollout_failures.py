@@ -21,7 +21,7 @@ def read_ds(admin_api, namespace):
 def test_failing_canary_rolls_back_only_the_canary(admin_api, namespace, operator, plans):
     create_agent(admin_api, namespace, E2E_NODES)
     with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
-        plans.create(target="v2-never-ready", rollbackOnFailure=True,
+        plans.create(target="v2-never-ready", rollbackOnFailure=True, prePull={"enabled": False},
                      daemonSet={"name": "cni-agent", "images": {"agent": BROKEN}},
                      rollout={"nodeTimeoutSeconds": 10, "maxUnavailable": 3})
         status = plans.wait_phase("RolledBack", timeout=90)
@@ -46,7 +46,8 @@ def test_failing_canary_rolls_back_only_the_canary(admin_api, namespace, operato
 def test_failing_canary_without_rollback_stops_and_holds(admin_api, namespace, operator, plans):
     create_agent(admin_api, namespace, E2E_NODES)
     with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
-        plans.create(target="v2-never-ready", daemonSet={"name": "cni-agent", "images": {"agent": BROKEN}},
+        plans.create(target="v2-never-ready", prePull={"enabled": False},
+                     daemonSet={"name": "cni-agent", "images": {"agent": BROKEN}},
                      rollout={"nodeTimeoutSeconds": 10})
         status = plans.wait_phase("Failed", timeout=90)
         time.sleep(2)

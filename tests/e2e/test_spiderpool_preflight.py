@@ -108,6 +108,12 @@ def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, se
     assert strategy.max_surge == 0
     ds = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
     assert ds.spec.template.spec.containers[0].image == "ghcr.io/spidernet-io/spiderpool/spiderpool-agent:v0.9.5"
+    controller = apps.read_namespaced_deployment("spiderpool-controller", namespace)
+    assert controller.spec.template.spec.containers[0].image.endswith("spiderpool-controller:v0.9.5")
+    # the vendor's order: migrations, then the controller, then the agent node by node
+    ordered = [e.reason for e in sorted(client.CoreV1Api(admin_api).list_namespaced_event(namespace).items,
+                                        key=lambda e: int(e.metadata.resource_version))]
+    assert ordered.index("MigrationApplied") < ordered.index("ControlPlaneUpdating") < ordered.index("DaemonSetPrepared")
     checks = {c["id"]: c for c in plans.status()["checks"]}
     assert checks["spiderpool.duplicate-ips"]["result"] == "Failed"  # a warning: reported, not repaired
 

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.rollout.observation import AgentPod, DaemonSetView, Observation, ProbePod
+from cniupgrade.rollout.observation import AgentPod, DaemonSetView, Observation, PrePullPod, ProbePod, images_digest
 from cniupgrade.rollout.planner import NodeInfo
 
 PLAN = "ops/upgrade"
@@ -18,6 +18,7 @@ ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}}
 
 def spec(**kw) -> UpgradePlanSpec:
     rollout = {"maxUnavailable": 2, "nodeTimeoutSeconds": 60, **kw.pop("rollout", {})}
+    kw.setdefault("prePull", {"enabled": False})  # its own tests enable it
     return UpgradePlanSpec.model_validate({"plugin": "generic", "targetVersion": "v2", "namespace": "cni",
                                            "daemonSet": {"name": "agent"}, "rollout": rollout, **kw})
 
@@ -50,3 +51,7 @@ def observe(node_count: int = 5, pods=None, owner: str | None = None, revision: 
 
 def probe(node: str, running=True, has_ip=True, failed=False, created=T0) -> ProbePod:
     return ProbePod(f"probe-{node}", node, has_ip, running, failed, created)
+
+
+def prepulled(node: str, pulled=True, failure="", created=T0, images=("r/agent:v2",)) -> PrePullPod:
+    return PrePullPod(node, pulled, failure, created, images_digest(images))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.models import NodeState, Phase, UpgradePlanSpec, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import decide
 from tests.unit.builders import NEW, OLD, OLD_IMAGES, PLAN, ROLLING, T0, observe, pod, probe, spec
@@ -216,3 +216,47 @@ def test_a_failed_error_check_blocks_before_anything_changes_and_says_why():
     fixed = Verdict([Finding("x.host-ports", Severity.error, True, "free")])
     proceeds = decide(spec(), d.status, replace(observe(), preflight=fixed), 1)
     assert kinds(proceeds, act.TakeOwnership) and condition(proceeds.status, "Stalled").status == "False"
+
+
+def test_pre_pull_runs_before_anything_is_touched_and_a_failing_node_blocks():
+    from tests.unit.builders import prepulled
+    plan_spec = spec(prePull={"enabled": True, "timeoutSeconds": 60})
+    d = decide(plan_spec, UpgradePlanStatus(), observe(), 1)
+    assert d.status.phase is Phase.pre_pulling and kinds(d, act.StartPrePull) == [act.StartPrePull(("r/agent:v2",))]
+    assert not kinds(d, act.TakeOwnership)
+    some = {f"n{i}": prepulled(f"n{i}") for i in range(3)}
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(), prepull=some), 1)
+    assert d.status.phase is Phase.pre_pulling and not d.actions and "3/5" in condition(d.status, "Ready").message
+    broken = {**some, "n3": prepulled("n3", pulled=False, failure="ErrImagePull: not found"), "n4": prepulled("n4")}
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(), prepull=broken), 1)
+    assert d.status.phase is Phase.pre_pulling and not d.actions
+    assert condition(d.status, "Stalled").status == "True"
+    assert "n3: ErrImagePull: not found" in condition(d.status, "ImagesPulled").message
+    late = decide(plan_spec, UpgradePlanStatus(), replace(observe(now=T0 + dt.timedelta(seconds=61)), prepull=some), 1)
+    assert "n4: not pulled within 60s" in condition(late.status, "Ready").message
+    everywhere = {f"n{i}": prepulled(f"n{i}") for i in range(5)}
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(), prepull=everywhere), 1)
+    assert kinds(d, act.EndPrePull) and kinds(d, act.TakeOwnership)
+    assert condition(d.status, "ImagesPulled").status == "True"
+    stale = {f"n{i}": prepulled(f"n{i}", images=("r/agent:v1.9",)) for i in range(5)}
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(), prepull=stale), 1)
+    assert kinds(d, act.EndPrePull) and not kinds(d, act.StartPrePull) and not kinds(d, act.TakeOwnership)
+
+
+def test_spiderpool_controller_is_updated_and_rolled_out_before_the_agent():
+    from cniupgrade.rollout.observation import DeploymentView
+    plan_spec = UpgradePlanSpec.model_validate({"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": "cni",
+                                                "daemonSet": {"name": "agent"}, "prePull": {"enabled": False}})
+    old = DeploymentView("spiderpool-controller", {"c": "ghcr.io/spidernet-io/spiderpool/spiderpool-controller:v0.9.4"},
+                         True, "")
+    new_images = {"c": "ghcr.io/spidernet-io/spiderpool/spiderpool-controller:v0.9.5"}
+    agent = {"agent": "ghcr.io/spidernet-io/spiderpool/spiderpool-agent:v0.9.4"}
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(images=agent), control_plane=(old,)), 1)
+    assert d.status.phase is Phase.control_plane
+    assert d.actions == [act.SetDeploymentImages("spiderpool-controller", new_images)]
+    rolling = DeploymentView("spiderpool-controller", new_images, False, "1/2 updated, 1 available")
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(images=agent), control_plane=(rolling,)), 1)
+    assert not d.actions and "1/2 updated" in condition(d.status, "Ready").message
+    done = DeploymentView("spiderpool-controller", new_images, True, "")
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(images=agent), control_plane=(done,)), 1)
+    assert kinds(d, act.TakeOwnership)

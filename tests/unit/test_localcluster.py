@@ -34,7 +34,7 @@ def assets(tmp_path):
 
 
 def test_pod_ready_waits_the_configured_delay_and_others_run_at_once(assets):
-    by_name = {s["metadata"]["name"]: s["spec"]["delay"] for s in stages.load(assets, 700, 0)}
+    by_name = {s["metadata"]["name"]: s["spec"]["delay"] for s in stages.load(assets, 700, 0) if "delay" in s["spec"]}
     assert by_name["pod-ready"]["durationMilliseconds"] == 700
     assert "jitterDurationMilliseconds" not in by_name["pod-ready"]
     for name in ("pod-create", "pod-delete"):
@@ -50,6 +50,9 @@ def test_pod_ready_skips_never_ready_images(assets):
     expressions = ready["spec"]["selector"]["matchExpressions"]
     assert expressions[0]["key"] == ".metadata.deletionTimestamp"
     assert {"key": stages.NEVER_READY_EXPRESSION, "operator": "NotIn", "values": ["true"]} in expressions
+    assert {"key": stages.UNPULLABLE_EXPRESSION, "operator": "NotIn", "values": ["true"]} in expressions
+    failure = next(s for s in stages.load(assets, 100, 0) if s["metadata"]["name"] == "pod-image-pull-failure")
+    assert "ErrImagePull" in failure["spec"]["next"]["statusTemplate"]
 
 
 def test_pod_ready_jitter_is_an_upper_bound_above_the_delay(assets):

@@ -8,9 +8,10 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 PREFLIGHT_PASSED = "PreflightPassed"
 DEGRADED = "Degraded"
+IMAGES_PULLED = "ImagesPulled"
 
-IN_PROGRESS = frozenset({Phase.pending, Phase.preflight, Phase.migrating, Phase.pre_pulling, Phase.canary,
-                         Phase.rolling, Phase.rolling_back})
+IN_PROGRESS = frozenset({Phase.pending, Phase.preflight, Phase.migrating, Phase.pre_pulling, Phase.control_plane,
+                         Phase.canary, Phase.rolling, Phase.rolling_back})
 
 
 def set_condition(conditions: list[Condition], type_: str, status: bool | None, reason: str, message: str,

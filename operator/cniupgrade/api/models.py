@@ -71,6 +71,7 @@ class Phase(str, Enum):
     waiting = "Waiting"
     migrating = "Migrating"
     pre_pulling = "PrePulling"
+    control_plane = "ControlPlane"
     canary = "Canary"
     rolling = "Rolling"
     paused = "Paused"
@@ -167,6 +168,14 @@ class Preflight(ApiModel):
         "Failed Warning checks block the upgrade too (Error checks always do)."))]
 
 
+class PrePull(ApiModel):
+    enabled: Annotated[bool, Field(default=True, description=(
+        "Before any change, pull the target images on every node of the plan with a temporary hostNetwork "
+        "DaemonSet; a node that cannot pull blocks the plan, named with its reason. Removed afterwards."))]
+    timeout_seconds: Annotated[int, Field(default=600, ge=30, le=86400, description=(
+        "How long the pulls may take before the nodes still pulling block the plan."))]
+
+
 class Migrations(ApiModel):
     enabled: Annotated[bool, Field(default=True, description=(
         "Carry out the migrations the version notes require (after approval, before any workload changes). "
@@ -205,6 +214,8 @@ class UpgradePlanSpec(ApiModel):
         "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
     preflight: Annotated[Preflight, Field(default_factory=Preflight, json_schema_extra=DEFAULT_EMPTY,
                                           description="Which checks run and what blocks.")]
+    pre_pull: Annotated[PrePull, Field(default_factory=PrePull, json_schema_extra=DEFAULT_EMPTY,
+                                       description="Image pre-pull before the rollout.")]
     migrations: Annotated[Migrations, Field(default_factory=Migrations, json_schema_extra=DEFAULT_EMPTY,
                                             description="Whether the operator applies the notes' migrations.")]
     spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,

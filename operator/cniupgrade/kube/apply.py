@@ -11,8 +11,9 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
 from cniupgrade.rollout import actions as act
-from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREVIOUS_IMAGES_ANNOTATION,
-                                            PROBE_LABEL, DaemonSetView)
+from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
+                                            PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, DaemonSetView,
+                                            images_digest)
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
@@ -60,6 +61,16 @@ class Executor:
             self._create_probe(ds.namespace, action.node, action.image)
         elif isinstance(action, act.DeleteProbe):
             self._delete_pod(action.name, ds.namespace, uid=None)
+        elif isinstance(action, act.SetDeploymentImages):
+            dep = self.apps.read_namespaced_deployment(action.name, ds.namespace, _preload_content=False)
+            raw = json.loads(dep.data)
+            self.apps.patch_namespaced_deployment(action.name, ds.namespace, {
+                "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
+                "spec": {"template": {"spec": image_patch(ds, action.images, raw["spec"]["template"]["spec"])}}})
+        elif isinstance(action, act.StartPrePull):
+            self._start_pre_pull(raw_ds, action.images)
+        elif isinstance(action, act.EndPrePull):
+            self._end_pre_pull(ds.namespace)
         else:
             raise TypeError(f"unknown action {action!r}")
 
@@ -108,6 +119,40 @@ class Executor:
             if exc.status != 409:
                 raise
 
+    def _start_pre_pull(self, raw_ds: dict, images: tuple[str, ...]) -> None:
+        """A DaemonSet whose containers use the target images, scheduled where the agent is.
+
+        hostNetwork: it must not need the CNI being upgraded. A container that exits at once still pulled
+        its image: only pull errors count as failures."""
+        template = raw_ds["spec"]["template"]["spec"]
+        labels = {PREPULL_LABEL: self.plan_uid, MANAGED_BY: self.plan_name, PREPULL_DIGEST_LABEL: images_digest(images)}
+        scheduling = {k: template[k] for k in ("nodeSelector", "affinity", "tolerations") if template.get(k)}
+        body = {
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": prepull_name(self.plan_name), "namespace": raw_ds["metadata"]["namespace"],
+                         "labels": labels},
+            "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                **scheduling, "hostNetwork": True, "terminationGracePeriodSeconds": 0,
+                "automountServiceAccountToken": False,
+                "containers": [{"name": f"pull-{i}", "image": image, "imagePullPolicy": "IfNotPresent",
+                                "command": ["/bin/sh", "-c", "sleep 2147483647 || true"],
+                                "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}}}
+                               for i, image in enumerate(images)]}}},
+        }
+        try:
+            self.apps.create_namespaced_daemon_set(raw_ds["metadata"]["namespace"], body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    def _end_pre_pull(self, namespace: str) -> None:
+        try:
+            self.apps.delete_namespaced_daemon_set(prepull_name(self.plan_name), namespace,
+                                                   body=client.V1DeleteOptions(propagation_policy="Background"))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     # ---- status and events -------------------------------------------------------------------------
     def write_status(self, status: models.UpgradePlanStatus) -> str:
         """Merge-patch the whole status (nulls remove stale keys); returns the new resourceVersion."""
@@ -130,6 +175,10 @@ class Executor:
             self.core.create_namespaced_event(self.plan_namespace, body)
         except ApiException as exc:  # an Event is informative; never fail a step over it
             log.warning("could not post event %s: %s", event.reason, exc.reason)
+
+
+def prepull_name(plan: str) -> str:
+    return f"cniupgrade-prepull-{plan}"[:63].rstrip("-.")
 
 
 def probe_name(plan: str, node: str) -> str:

@@ -14,8 +14,8 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
 from cniupgrade.kube.watchcache import WatchCache
-from cniupgrade.rollout.observation import (PROBE_LABEL, REVISION_LABEL, AgentPod, DaemonSetView, Observation,
-                                            ProbePod)
+from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, REVISION_LABEL, AgentPod, DaemonSetView,
+                                            DeploymentView, Observation, PrePullPod, ProbePod)
 from cniupgrade.rollout.planner import NodeInfo
 
 SYNC_TIMEOUT = 30.0
@@ -31,7 +31,8 @@ def trim_pod(pod: dict) -> dict:
         "status": {"phase": status.get("phase"), "podIP": status.get("podIP"),
                    "conditions": [{"type": c.get("type"), "status": c.get("status")}
                                   for c in status.get("conditions") or []],
-                   "containerStatuses": [{"state": {"waiting": (s.get("state") or {}).get("waiting") or {}}}
+                   "containerStatuses": [{"state": {k: v for k, v in (s.get("state") or {}).items()
+                                                    if k in ("waiting", "running", "terminated")}}
                                          for s in status.get("containerStatuses") or []]},
     }
 
@@ -84,7 +85,7 @@ class NodeCache:
 
 class PlanView:
     def __init__(self, api: client.ApiClient, namespace: str, ds_name: str, plan_key: str, plan_uid: str,
-                 on_change: Callable[[], None]):
+                 on_change: Callable[[], None], deployments: tuple[str, ...] = ()):
         self.api, self.namespace, self.ds_name = api, namespace, ds_name
         self.plan_key, self.plan_uid = plan_key, plan_uid
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
@@ -94,12 +95,18 @@ class PlanView:
                                      namespace=namespace, field_selector=f"metadata.name={ds_name}").start()
         self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
                                  namespace=namespace, label_selector=f"{PROBE_LABEL}={plan_uid}").start()
+        self.prepull = WatchCache(f"prepull-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
+                                  namespace=namespace, label_selector=f"{PREPULL_LABEL}={plan_uid}").start()
+        self.deployment_names = deployments
+        self.deployments = [WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment, on_change,
+                                       namespace=namespace, field_selector=f"metadata.name={name}").start()
+                            for name in deployments]
         self.nodes = NodeCache.get(api, on_change)
         self.pods: WatchCache | None = None
         self._pod_selector: str | None = None
 
     def stop(self) -> None:
-        for cache in (self.daemonsets, self.probes, self.pods):
+        for cache in (self.daemonsets, self.probes, self.prepull, self.pods, *self.deployments):
             if cache is not None:
                 cache.stop()
         NodeCache.forget(self._on_change)
@@ -146,16 +153,18 @@ class PlanView:
             raise
 
     def observe(self) -> Observation:
-        for cache in (self.daemonsets, self.probes, self.nodes):
+        for cache in (self.daemonsets, self.probes, self.prepull, self.nodes, *self.deployments):
             if not cache.wait_synced(SYNC_TIMEOUT):
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
         now = dt.datetime.now(dt.timezone.utc)
         raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
         nodes = {n["metadata"]["name"]: node_info(n) for n in self.nodes.items()}
         probes = {p.node: p for p in map(ProbePod.from_api, self.probes.items()) if p.node}
+        prepull = {p.node: p for p in map(PrePullPod.from_api, self.prepull.items()) if p.node}
+        control_plane = tuple(DeploymentView.from_api(d) for cache in self.deployments for d in cache.items())
         if raw_ds is None:
             return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
-                               nodes=nodes, probes=probes)
+                               nodes=nodes, probes=probes, prepull=prepull)
         pods_cache = self._ensure_pod_cache(raw_ds)
         if not pods_cache.wait_synced(SYNC_TIMEOUT):
             raise TimeoutError(f"cache {pods_cache.name} did not sync within {SYNC_TIMEOUT}s")
@@ -163,4 +172,5 @@ class PlanView:
         return Observation(now=now, plan_key=self.plan_key, daemonset=ds,
                            current_revision=self._current_revision(raw_ds),
                            pods=tuple(AgentPod.from_api(p) for p in pods_cache.items()), nodes=nodes, probes=probes,
+                           prepull=prepull, control_plane=control_plane,
                            other_owner_alive=self._other_owner_alive(ds.owner))

@@ -10,6 +10,7 @@ from cniupgrade.plugins.spiderpool import facts as spiderpool_facts
 
 class Profile(Protocol):
     def daemonset_name(self, spec: UpgradePlanSpec) -> str: ...
+    def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]: ...  # Deployments updated first
     def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]: ...
     def installed_version(self, images: Mapping[str, str]) -> str | None: ...
 
@@ -19,6 +20,9 @@ class GenericProfile:
         if spec.daemon_set is None:
             raise ValueError("the generic profile needs spec.daemonSet")
         return spec.daemon_set.name
+
+    def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]:
+        return ()
 
     def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
         return generic.target_images(spec, current)
@@ -34,6 +38,9 @@ class SpiderpoolProfile:
 
     def daemonset_name(self, spec: UpgradePlanSpec) -> str:
         return spec.daemon_set.name if spec.daemon_set else spiderpool_facts.AGENT_DAEMONSET
+
+    def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]:
+        return (spiderpool_facts.CONTROLLER_DEPLOYMENT,)
 
     def _own(self, image: str) -> bool:
         return generic.split_image(image)[0].rsplit("/", 1)[-1] in self.OWN_IMAGES

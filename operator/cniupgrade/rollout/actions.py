@@ -44,6 +44,23 @@ class DeleteProbe:
 
 
 @dataclass(frozen=True)
+class SetDeploymentImages:
+    name: str
+    images: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StartPrePull:
+    """The temporary DaemonSet that pulls `images` where the agent runs."""
+    images: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EndPrePull:
+    pass
+
+
+@dataclass(frozen=True)
 class RunMigration:
     """A plugin migration by id; it reads the cluster itself and changes only what still needs it."""
     id: str
@@ -56,4 +73,5 @@ class Event:
     message: str
 
 
-Action = TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
+Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
+          | StartPrePull | EndPrePull | SetDeploymentImages)

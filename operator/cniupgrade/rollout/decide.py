@@ -17,7 +17,7 @@ from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
-from cniupgrade.rollout.observation import Observation
+from cniupgrade.rollout.observation import Observation, images_digest
 from cniupgrade.rollout.planner import compute_plan
 
 ROLLING_PHASES = frozenset({Phase.canary, Phase.rolling, Phase.paused, Phase.rolling_back})
@@ -226,7 +226,7 @@ class _Reconcile:
                 self.wake_in(RECHECK_SECONDS)
                 return self.finish(Phase.waiting, "DaemonSetBusy", f"UpgradePlan {ds.owner} holds the DaemonSet")
             if not self.nodes:  # nothing started: pause and the window hold before the DaemonSet is touched
-                hold = self.hold_before_batch(0)
+                hold = self.hold_before_batch(0) or self.pre_pull_gate() or self.control_plane_gate()
                 if hold:
                     return hold
             self.actions.append(act.TakeOwnership(self.obs.plan_key, status.original_update_strategy or {},
@@ -251,6 +251,66 @@ class _Reconcile:
         result = self.nodes.get(name)
         return name not in self.obs.nodes or (result is not None and result.state is NodeState.upgraded)
 
+    def pre_pull_gate(self) -> Decision | None:
+        """Every planned node must hold the target images before any agent pod is touched."""
+        if not self.spec.pre_pull.enabled:
+            return None
+        nodes = [n for batch in self.status.plan.batches for n in batch if n in self.obs.nodes]
+        pods = self.obs.prepull
+        images = tuple(sorted(set(self.status.target_images.values()) - set(self.status.previous_images.values())))
+        if not images:
+            return None
+        if any(p.digest != images_digest(images) for p in pods.values()):
+            self.actions.append(act.EndPrePull())  # pulling other images (the target changed): start again
+            self.wake_in(1)
+            return self.finish(Phase.pre_pulling, "PrePulling", "replacing the pre-pull for the new target")
+        if not pods:
+            self.actions.append(act.StartPrePull(images))
+            self.event("PrePullStarted", f"pulling {len(images)} image(s) on {len(nodes)} node(s)")
+            self.wake_in(self.spec.pre_pull.timeout_seconds)
+            return self.finish(Phase.pre_pulling, "PrePulling", f"pulling {', '.join(images)}")
+        failed = {n: pods[n].failure for n in nodes if n in pods and pods[n].failure}
+        pending = [n for n in nodes if not (n in pods and pods[n].pulled)]
+        if not pending:
+            self.actions.append(act.EndPrePull())
+            self.event("PrePullSucceeded", f"{', '.join(images)} pulled on all {len(nodes)} node(s)")
+            self.status = self.status.model_copy(update={"conditions": cond.set_condition(
+                self.status.conditions, cond.IMAGES_PULLED, True, "Pulled", f"pulled on {len(nodes)} node(s)",
+                self.now, self.generation)})
+            return None
+        started = min((p.created_at for p in pods.values() if p.created_at), default=self.obs.now)
+        waited = (self.obs.now - started).total_seconds()
+        if failed or waited > self.spec.pre_pull.timeout_seconds:
+            reasons = failed or {n: f"not pulled within {self.spec.pre_pull.timeout_seconds}s" for n in pending}
+            message = "; ".join(f"{n}: {why}" for n, why in sorted(reasons.items())[:10])
+            previous = next((c for c in self.status.conditions if c.type == cond.IMAGES_PULLED), None)
+            self.status = self.status.model_copy(update={"conditions": cond.set_condition(
+                self.status.conditions, cond.IMAGES_PULLED, False, "PullFailed", message, self.now, self.generation)})
+            if previous is None or previous.message != message:
+                self.event("PrePullFailed", f"{len(reasons)} node(s) cannot pull the target images: {message}",
+                           warning=True)
+            self.wake_in(RECHECK_SECONDS)  # the pre-pull DaemonSet keeps retrying; a fixed registry unblocks
+            return self.finish(Phase.pre_pulling, "ImagePullFailed",
+                               f"{len(reasons)} node(s) cannot pull the target images ({message}); no agent pod was "
+                               f"touched", blocked=True)
+        self.wake_in(self.spec.pre_pull.timeout_seconds - waited)
+        return self.finish(Phase.pre_pulling, "PrePulling", f"pulled on {len(nodes) - len(pending)}/{len(nodes)} "
+                                                            f"node(s)")
+
+    def control_plane_gate(self) -> Decision | None:
+        """The plugin's Deployments go first (the vendor's order), each fully rolled out before the agent."""
+        profile = profile_for(self.spec)
+        for deployment in self.obs.control_plane:
+            target = profile.target_images(self.spec, deployment.images)
+            if dict(deployment.images) != target:
+                self.actions.append(act.SetDeploymentImages(deployment.name, target))
+                self.event("ControlPlaneUpdating", f"Deployment {deployment.name}: {', '.join(target.values())}")
+                return self.finish(Phase.control_plane, "ControlPlane", f"updating Deployment {deployment.name}")
+            if not deployment.rolled_out:
+                return self.finish(Phase.control_plane, "ControlPlane",
+                                   f"waiting for Deployment {deployment.name} ({deployment.message})")
+        return None
+
     def collect_probes(self, keep: set[str]) -> None:
         """A probe pod only lives while its node waits for it; any other is removed (e.g. left by a crash)."""
         for node, probe in self.obs.probes.items():
@@ -261,6 +321,8 @@ class _Reconcile:
         plan = self.status.plan
         waiting_for_probe = {n for n, r in self.nodes.items() if r.state is NodeState.upgrading}
         self.collect_probes(waiting_for_probe)
+        if self.obs.prepull:  # left over from the pre-pull (say the operator stopped right after it)
+            self.actions.append(act.EndPrePull())
         failed = [n for n, r in self.nodes.items() if r.state is NodeState.failed]
         if failed:
             return self.on_failure(failed)

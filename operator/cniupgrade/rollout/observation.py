@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -70,6 +71,43 @@ def images_of(pod_spec: Mapping) -> dict[str, str]:
     return {c["name"]: c["image"] for key in ("containers", "initContainers") for c in pod_spec.get(key) or []}
 
 
+PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
+NOT_PULLED_YET = frozenset({"ContainerCreating", "PodInitializing", ""})
+PREPULL_LABEL = ANNOTATION_PREFIX + "prepull-for"
+PREPULL_DIGEST_LABEL = ANNOTATION_PREFIX + "prepull-images"
+
+
+def images_digest(images) -> str:
+    return hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PrePullPod:
+    """A pre-pull pod on one node: its images are pulled once no container waits for a pull."""
+    node: str
+    pulled: bool
+    failure: str  # "ErrImagePull: <message>" when a pull failed
+    created_at: dt.datetime | None
+    digest: str = ""  # which images it pulls (images_digest)
+
+    @classmethod
+    def from_api(cls, pod: Mapping) -> PrePullPod:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        failure, pulled = "", bool(statuses)
+        for status in statuses:
+            waiting = (status.get("state") or {}).get("waiting")
+            if waiting is None:
+                continue  # running or terminated: the image is there
+            reason = waiting.get("reason", "")
+            if reason in PULL_FAILURES:
+                failure = f"{reason}: {waiting.get('message', '')}".rstrip(": ")
+            if reason in PULL_FAILURES or reason in NOT_PULLED_YET:
+                pulled = False
+        return cls(node=(pod.get("spec") or {}).get("nodeName") or "", pulled=pulled and not failure,
+                   failure=failure, created_at=parse_time(pod["metadata"].get("creationTimestamp")),
+                   digest=(pod["metadata"].get("labels") or {}).get(PREPULL_DIGEST_LABEL, ""))
+
+
 @dataclass(frozen=True)
 class DaemonSetView:
     name: str
@@ -102,6 +140,25 @@ class DaemonSetView:
 
 
 @dataclass(frozen=True)
+class DeploymentView:
+    """A control-plane Deployment and whether its rollout is complete."""
+    name: str
+    images: Mapping[str, str]
+    rolled_out: bool
+    message: str
+
+    @classmethod
+    def from_api(cls, dep: Mapping) -> DeploymentView:
+        meta, spec, status = dep["metadata"], dep["spec"], dep.get("status") or {}
+        replicas = spec.get("replicas", 1)
+        current = status.get("observedGeneration", 0) >= meta.get("generation", 0)
+        updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+        done = current and updated == replicas and available == replicas and status.get("replicas", 0) == replicas
+        return cls(meta["name"], images_of(spec["template"]["spec"]), done,
+                   f"{updated}/{replicas} updated, {available} available")
+
+
+@dataclass(frozen=True)
 class Observation:
     now: dt.datetime
     plan_key: str  # "<namespace>/<name>" of the plan being reconciled
@@ -110,6 +167,8 @@ class Observation:
     pods: tuple[AgentPod, ...] = ()
     nodes: Mapping[str, NodeInfo] = field(default_factory=dict)
     probes: Mapping[str, ProbePod] = field(default_factory=dict)  # by node
+    prepull: Mapping[str, PrePullPod] = field(default_factory=dict)  # by node
+    control_plane: tuple[DeploymentView, ...] = ()  # the plugin's Deployments, updated before the agent
     other_owner_alive: bool = False  # the DaemonSet's owner annotation names another plan that still exists
     installed_version: str | None = None  # from the plugin's own record (e.g. its helm release), when it has one
     preflight: Verdict | None = None  # the plugin's pre-flight checks, when the plan is not rolling yet
