@@ -4,7 +4,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, events_for
+from tests.e2e.kit import AGENT_SELECTOR, create_agent, events_for
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -20,7 +20,7 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     create_agent(admin_api, namespace, NODES)
     with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
         plans.create(rollout={"maxUnavailable": 4, "canary": {"count": 1}})
-        kubectl("wait", "--for=condition=Ready", f"upgradeplan/upgrade", "-n", namespace, "--timeout=120s")
+        kubectl("wait", "--for=condition=Ready", "upgradeplan/upgrade", "-n", namespace, "--timeout=120s")
 
     status = plans.status()
     assert status["phase"] == "Succeeded" and status["progress"] == f"{NODES}/{NODES}"

@@ -31,7 +31,7 @@ def test_pause_before_start_touches_nothing_then_pause_mid_rollout_holds_and_res
     create_agent(admin_api, namespace, E2E_NODES, ready_delay="700ms")
     with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
         plans.create(paused=True, rollout={"maxUnavailable": 2})
-        status = plans.wait_phase("Paused")
+        plans.wait_phase("Paused")
         assert "spec.paused" in plans.condition("Ready")["message"]
         time.sleep(2)
         assert agent_images(admin_api, namespace).endswith(":v1.0.0")  # the DaemonSet was not touched

@@ -9,7 +9,6 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
 from tests.e2e.recorder import PodRecorder
-from tests.helpers import wait_for
 
 BROKEN = "example.com/cni/agent:v2-never-ready"
 

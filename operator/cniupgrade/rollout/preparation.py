@@ -1,0 +1,183 @@
+"""Everything before the agent DaemonSet is taken: checks, approval, migrations, pre-pull, control plane."""
+from __future__ import annotations
+
+from cniupgrade.api import conditions as cond
+from cniupgrade.api.models import CheckResult, ComputedPlan, Phase, UpgradePlanStatus
+from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout import window as windows
+from cniupgrade.rollout.observation import images_digest
+from cniupgrade.rollout.planner import compute_plan
+from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, ReconcileBase
+
+PREFLIGHT_RECHECK_SECONDS = 60.0
+
+
+class Preparation(ReconcileBase):
+    def preflight(self, digest: str) -> Decision:
+        ds = self.obs.daemonset
+        ds_name = self.spec.daemon_set.name if self.spec.daemon_set else "?"
+        if ds is None:
+            self.status = self.status.model_copy(update={"spec_hash": digest})
+            self.status = self.status.model_copy(update={"conditions": cond.set_condition(
+                self.status.conditions, cond.PREFLIGHT_PASSED, False, "DaemonSetNotFound",
+                f"DaemonSet {self.spec.namespace}/{ds_name} not found", self.now, self.generation)})
+            return self.finish(Phase.failed, "DaemonSetNotFound",
+                               f"DaemonSet {self.spec.namespace}/{ds_name} not found")
+        if self.obs.other_owner_alive and ds.owner != self.obs.plan_key:
+            self.wake_in(RECHECK_SECONDS)
+            return self.finish(Phase.waiting, "DaemonSetBusy",
+                               f"UpgradePlan {ds.owner} is rolling DaemonSet {ds.namespace}/{ds.name}; "
+                               f"this plan starts when it is done")
+        try:
+            if self.spec.window:
+                windows.is_open(self.spec.window, self.obs.now)
+        except windows.InvalidWindow as exc:
+            return self.finish(Phase.failed, "InvalidWindow", str(exc))
+
+        ours = ds.owner == self.obs.plan_key  # resuming after a restart: the DaemonSet remembers the past
+        previous = dict(ds.recorded_previous_images or {}) if ours else dict(ds.images)
+        original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
+        profile = profile_for(self.spec)
+        target = profile.target_images(self.spec, previous)
+        plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout)
+        nodes_total = sum(len(b) for b in plan.batches)
+        replanned = plan != self.status.plan
+        checks = check_results(self.obs.preflight)
+        blocking = self._blocking_checks()
+        previously_blocking = {c.id for c in self.status.checks if c.result == "Failed"}
+        summary = (f"{nodes_total} node(s) in {len(plan.batches)} batch(es), {len(plan.excluded)} excluded"
+                   + (f"; {len(checks)} check(s) run" if checks else ""))
+        self.status = UpgradePlanStatus(
+            conditions=cond.set_condition(
+                self.status.conditions, cond.PREFLIGHT_PASSED, not blocking,
+                "ChecksFailed" if blocking else "ChecksPassed",
+                f"blocked by {', '.join(blocking)} (see status.checks)" if blocking else summary,
+                self.now, self.generation),
+            from_version=self.obs.installed_version or profile.installed_version(previous),
+            target_images=target, previous_images=previous, checks=checks,
+            original_update_strategy=original, plan=plan, spec_hash=digest,
+            started_at=(self.status.started_at or self.now) if ours else None)
+        if blocking and not ours:
+            self.nodes = {}
+            if set(blocking) != previously_blocking:
+                self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
+            self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
+            return self.finish(Phase.preflight, "PreflightBlocked",
+                               f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
+        self.nodes = {}
+        if replanned:
+            self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
+                                       f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")
+        if replanned and target == previous and not ours:
+            self.event("AlreadyAtTarget", f"DaemonSet {ds.namespace}/{ds.name} already runs the target images")
+        if self.spec.require_approval and not self.spec.approved:
+            return self.finish(Phase.awaiting_approval, "AwaitingApproval",
+                               "review status.plan and status.checks, and set spec.approved: true to start")
+        return self.migrate_then_start()
+
+    def _blocking_checks(self) -> list[str]:
+        """Failed checks that stop the plan; a fix the operator cannot carry out yet blocks too."""
+        verdict = self.obs.preflight
+        if verdict is None:
+            return []
+        blocking = verdict.blocking(self.spec.preflight.warnings_block)
+        if not self.spec.migrations.enabled:
+            blocking += verdict.migrations()
+        return [f.check_id for f in verdict.findings if f in blocking]
+
+    def migrate_then_start(self) -> Decision:
+        """Approved (or no approval asked): the notes' migrations first, then the rollout."""
+        verdict = self.obs.preflight
+        pending = list(dict.fromkeys(f.migration for f in verdict.migrations())) if verdict else []
+        if pending:
+            self.actions.extend(act.RunMigration(m) for m in pending)
+            self.event("Migrating", f"applying {', '.join(pending)}")
+            self.wake_in(0)  # then the checks run again on the changed cluster
+            return self.finish(Phase.migrating, "Migrating", f"applying {', '.join(pending)}")
+        return self.start_rollout()
+
+    def awaiting_approval(self) -> Decision:
+        if self.spec.approved:
+            self.event("Approved", "plan approved; starting the rollout")
+            return self.migrate_then_start()
+        return self.finish(Phase.awaiting_approval, "AwaitingApproval",
+                           "review status.plan and status.checks, and set spec.approved: true to start")
+
+    def start_rollout(self) -> Decision:
+        first = Phase.canary if self.status.plan and self.status.plan.canary_batches else Phase.rolling
+        self.status = self.status.model_copy(update={"phase": first})
+        return self.rolling()
+
+    def pre_pull_gate(self) -> Decision | None:
+        """Every planned node must hold the target images before any agent pod is touched."""
+        if not self.spec.pre_pull.enabled:
+            return None
+        nodes = [n for batch in self.status.plan.batches for n in batch if n in self.obs.nodes]
+        pods = self.obs.prepull
+        images = tuple(sorted(set(self.status.target_images.values()) - set(self.status.previous_images.values())))
+        if not images:
+            return None
+        if any(p.digest != images_digest(images) for p in pods.values()):
+            self.actions.append(act.EndPrePull())  # pulling other images (the target changed): start again
+            self.wake_in(1)
+            return self.finish(Phase.pre_pulling, "PrePulling", "replacing the pre-pull for the new target")
+        if not pods:
+            self.actions.append(act.StartPrePull(images))
+            self.event("PrePullStarted", f"pulling {len(images)} image(s) on {len(nodes)} node(s)")
+            self.wake_in(self.spec.pre_pull.timeout_seconds)
+            return self.finish(Phase.pre_pulling, "PrePulling", f"pulling {', '.join(images)}")
+        failed = {n: pods[n].failure for n in nodes if n in pods and pods[n].failure}
+        pending = [n for n in nodes if not (n in pods and pods[n].pulled)]
+        if not pending:
+            self.actions.append(act.EndPrePull())
+            self.event("PrePullSucceeded", f"{', '.join(images)} pulled on all {len(nodes)} node(s)")
+            self.status = self.status.model_copy(update={"conditions": cond.set_condition(
+                self.status.conditions, cond.IMAGES_PULLED, True, "Pulled", f"pulled on {len(nodes)} node(s)",
+                self.now, self.generation)})
+            return None
+        started = min((p.created_at for p in pods.values() if p.created_at), default=self.obs.now)
+        waited = (self.obs.now - started).total_seconds()
+        if failed or waited > self.spec.pre_pull.timeout_seconds:
+            reasons = failed or {n: f"not pulled within {self.spec.pre_pull.timeout_seconds}s" for n in pending}
+            message = "; ".join(f"{n}: {why}" for n, why in sorted(reasons.items())[:10])
+            previous = next((c for c in self.status.conditions if c.type == cond.IMAGES_PULLED), None)
+            self.status = self.status.model_copy(update={"conditions": cond.set_condition(
+                self.status.conditions, cond.IMAGES_PULLED, False, "PullFailed", message, self.now, self.generation)})
+            if previous is None or previous.message != message:
+                self.event("PrePullFailed", f"{len(reasons)} node(s) cannot pull the target images: {message}",
+                           warning=True)
+            self.wake_in(RECHECK_SECONDS)  # the pre-pull DaemonSet keeps retrying; a fixed registry unblocks
+            return self.finish(Phase.pre_pulling, "ImagePullFailed",
+                               f"{len(reasons)} node(s) cannot pull the target images ({message}); no agent pod was "
+                               f"touched", blocked=True)
+        self.wake_in(self.spec.pre_pull.timeout_seconds - waited)
+        return self.finish(Phase.pre_pulling, "PrePulling", f"pulled on {len(nodes) - len(pending)}/{len(nodes)} "
+                                                            f"node(s)")
+
+    def control_plane_gate(self) -> Decision | None:
+        """The plugin's Deployments go first (the vendor's order), each fully rolled out before the agent."""
+        profile = profile_for(self.spec)
+        for deployment in self.obs.control_plane:
+            target = profile.target_images(self.spec, deployment.images)
+            if dict(deployment.images) != target:
+                self.actions.append(act.SetDeploymentImages(deployment.name, target))
+                self.event("ControlPlaneUpdating", f"Deployment {deployment.name}: {', '.join(target.values())}")
+                return self.finish(Phase.control_plane, "ControlPlane", f"updating Deployment {deployment.name}")
+            if not deployment.rolled_out:
+                return self.finish(Phase.control_plane, "ControlPlane",
+                                   f"waiting for Deployment {deployment.name} ({deployment.message})")
+        return None
+
+
+def check_results(verdict: Verdict | None) -> list[CheckResult]:
+    if verdict is None:
+        return []
+    results = [CheckResult(id=f.check_id, severity=f.severity.value, result="Passed" if f.passed else "Failed",
+                           message=f.message, remediation="" if f.passed else f.remediation,
+                           objects=list(f.objects[:MAX_NAMED_OBJECTS]),
+                           migration="" if f.passed else (f.migration or ""))
+               for f in verdict.findings]
+    return results + [CheckResult(id=i, severity="Info", result="Skipped", message="skipped by spec.preflight.skip")
+                      for i in verdict.skipped]

@@ -1,0 +1,98 @@
+"""The working state of one reconcile decision and its helpers (events, deadlines, node results, the end)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from cniupgrade.api import conditions as cond
+from cniupgrade.api.models import (TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanSpec,
+                                   UpgradePlanStatus)
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.observation import Observation
+
+RECHECK_SECONDS = 30.0
+
+
+@dataclass
+class Decision:
+    status: UpgradePlanStatus
+    actions: list[act.Action] = field(default_factory=list)
+    events: list[act.Event] = field(default_factory=list)
+    requeue_after: float | None = None  # seconds until a time-based condition (timeout, window, delay) is due
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def spec_digest(spec: UpgradePlanSpec) -> str:
+    """What shapes the plan; approval, pause and the window do not re-plan."""
+    shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window"})
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ReconcileBase:
+    """One decision. Mutates its working copies only; `decide()` returns the result."""
+
+    def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int):
+        self.spec, self.obs, self.generation = spec, obs, generation
+        self.status = status
+        self.initial_phase = status.phase
+        self.now = iso(obs.now)
+        self.actions: list[act.Action] = []
+        self.events: list[act.Event] = []
+        self.requeue: float | None = None
+        self.nodes: dict[str, NodeResult] = {n.name: n for n in status.nodes}
+
+    def event(self, reason: str, message: str, warning: bool = False) -> None:
+        self.events.append(act.Event("Warning" if warning else "Normal", reason, message))
+
+    def wake_in(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
+
+    def node_update(self, name: str, state: NodeState, message: str = "", **times: str) -> None:
+        old = self.nodes.get(name)
+        if old and old.state is state and old.message == message:
+            return
+        fields = {"started_at": old.started_at if old else None, "finished_at": old.finished_at if old else None}
+        fields.update(times)
+        self.nodes[name] = NodeResult(name=name, state=state, message=message, **fields)
+        self.status = self.status.model_copy(update={"last_progress_at": self.now})
+
+    def finish(self, phase: Phase, reason: str, message: str, blocked: bool = False) -> Decision:
+        plan = self.status.plan
+        order = [n for batch in plan.batches for n in batch] if plan else []
+        position = {name: i for i, name in enumerate(order)}
+        results = sorted(self.nodes.values(), key=lambda r: position.get(r.name, len(order)))
+        counts = Counts(total=len(order),
+                        upgraded=sum(r.state is NodeState.upgraded for r in results),
+                        failed=sum(r.state is NodeState.failed for r in results))
+        counts = counts.model_copy(update={"pending": counts.total - counts.upgraded - counts.failed
+                                           - sum(r.state is NodeState.rolled_back for r in results)})
+        conditions = cond.lifecycle_conditions(self.status.conditions, phase, reason, message, self.now,
+                                               self.generation, blocked)
+        degraded = counts.failed > 0 or any(r.state is NodeState.rolled_back for r in results)
+        conditions = cond.set_condition(conditions, cond.DEGRADED, degraded,
+                                        "NodesFailed" if degraded else "AllNodesHealthy",
+                                        f"{counts.failed} node(s) failed their health gate" if degraded else "",
+                                        self.now, self.generation)
+        if phase in TERMINAL_PHASES and not self.status.completed_at:
+            self.status = self.status.model_copy(update={"completed_at": self.now})
+        status = self.status.model_copy(update={
+            "observed_generation": self.generation, "phase": phase, "conditions": conditions,
+            "nodes": results, "counts": counts, "progress": f"{counts.upgraded}/{counts.total}"})
+        if phase is not self.initial_phase:
+            self.event(f"Phase{phase.value}", message or phase.value, warning=phase in {Phase.failed,
+                                                                                       Phase.rolled_back})
+        return Decision(status, self.actions, self.events, self.requeue)
+
+    def _last_reason(self) -> str:
+        ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
+        return ready.reason if ready else "Unknown"
+
+    def _last_message(self) -> str:
+        ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
+        return ready.message if ready else ""
