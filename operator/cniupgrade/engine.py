@@ -17,9 +17,10 @@ from pydantic import ValidationError
 
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
+from cniupgrade.kube import uk8s
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.migrations import MigrationError, run_migration
-from cniupgrade.kube.preflight import run_preflight
+from cniupgrade.kube.preflight import PreflightReport, run_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
@@ -52,7 +53,7 @@ class PlanRunner:
         # (resourceVersion the status was written over, the status written): until the plan's watch delivers
         # our own write, the cache still shows the version before it, and we must not decide from that.
         self.own_write: tuple[str, models.UpgradePlanStatus] | None = None
-        self.preflight_cache: tuple[str, float, tuple] | None = None
+        self.preflight_cache: tuple[str, float, PreflightReport] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
         """Ask the loop to end and wait until it has: after this it writes nothing more."""
@@ -116,13 +117,20 @@ class PlanRunner:
         observation = self.view.observe()
         if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
                                           or status.spec_hash != spec_digest(spec)):
-            installed, verdict = self._preflight(spec, observation)
-            observation = replace(observation, installed_version=installed, preflight=verdict)
+            report = self._preflight(spec, observation)
+            observation = replace(observation, installed_version=report.installed_version, preflight=report.verdict,
+                                  excluded_nodes=report.excluded_nodes)
         decision = decide(spec, status, observation, generation)
+        if self._wants_old_pods_report(spec, decision.status):
+            decision.status = uk8s.report(self.api, decision.status, spec.uk8s.restart_old_pods)
+            decision.events.append(act.Event("Normal", "OldPodsFound", (
+                f"{decision.status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old "
+                f"network features until recreated" + (f"; restarted {', '.join(decision.status.restarted_workloads)}"
+                                                        if decision.status.restarted_workloads else ""))))
         self._carry_out(spec, decision, status, body["metadata"]["resourceVersion"])
         return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
 
-    def _preflight(self, spec: models.UpgradePlanSpec, observation) -> tuple[str | None, object]:
+    def _preflight(self, spec: models.UpgradePlanSpec, observation) -> PreflightReport:
         """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
         key = spec_digest(spec)
         cached = self.preflight_cache
@@ -141,6 +149,12 @@ class PlanRunner:
             self.view.stop()
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
                              deployments)
+
+    @staticmethod
+    def _wants_old_pods_report(spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus) -> bool:
+        """UK8S: new network features reach only new pods; once upgraded, say which pods are old (once)."""
+        return (spec.plugin is models.Plugin.uk8s_cni_vpc and status.phase is models.Phase.succeeded
+                and status.old_pods is None)
 
     def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
         self.preflight_cache = None  # the checks must look at the cluster as the migration left it

@@ -54,8 +54,9 @@ def preview(api: client.ApiClient, text: str) -> Preview:
     finally:
         view.stop()
     images = dict(observation.daemonset.images) if observation.daemonset else {}
-    installed, verdict = run_preflight(api, spec, images, list(observation.nodes.values()))
-    observation = replace(observation, installed_version=installed, preflight=verdict)
+    report = run_preflight(api, spec, images, list(observation.nodes.values()))
+    observation = replace(observation, installed_version=report.installed_version, preflight=report.verdict,
+                          excluded_nodes=report.excluded_nodes)
     return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
 
 

@@ -209,6 +209,9 @@ def test_a_failed_error_check_blocks_before_anything_changes_and_says_why():
                                                            ("x.crds", "Passed"), ("x.skipped", "Skipped")]
     assert d.status.checks[0].objects == ["ns/pod"] and d.status.from_version == "0.3.5"
     assert [e.reason for e in d.events].count("PreflightBlocked") == 1
+    assert [e.message.split(" ")[0] for e in d.events if e.reason == "CheckFailed"] == ["x.host-ports", "x.values"]
+    again = decide(spec(), d.status, replace(observe(), preflight=failing), 1)  # the minute's re-check
+    assert not [e for e in again.events if e.reason in ("CheckFailed", "PreflightBlocked")]
     # warnings block only when the plan says so; once the cluster is fixed the plan proceeds
     strict = decide(spec(preflight={"warningsBlock": True}), UpgradePlanStatus(),
                     replace(observe(), preflight=failing), 1)

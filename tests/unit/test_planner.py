@@ -75,3 +75,10 @@ def test_every_eligible_node_once_canary_first_batches_bounded_and_deterministic
     assert len(canary_nodes) == min(canary, len(with_agent))
     assert planned[:len(canary_nodes)] == canary_nodes
     assert compute_plan(list(reversed(all_nodes)), with_agent, rollout) == plan  # input order does not matter
+
+
+def test_profile_exclusions_leave_nodes_out_with_their_reason():
+    all_nodes = nodes(4)
+    plan = compute_plan(all_nodes, names(all_nodes), Rollout(), {"n02": "CNI version unreadable"})
+    assert "n02: CNI version unreadable" in plan.excluded
+    assert "n02" not in [n for b in plan.batches for n in b] and len([n for b in plan.batches for n in b]) == 3

@@ -190,6 +190,28 @@ class SpiderpoolOptions(ApiModel):
         "chart's crds/ folder), applied when CRDs are missing or outdated."))]
 
 
+class Uk8sComponent(str, Enum):
+    node = "node"
+    ipamd = "ipamd"
+
+
+class Uk8sOptions(ApiModel):
+    component: Annotated[Uk8sComponent, Field(default=Uk8sComponent.node, description=(
+        "Which part to upgrade: node (DaemonSet cni-vpc-node, the CNI binary on each node) or ipamd (DaemonSet "
+        "cni-vpc-ipamd). UK8S upgrades them separately; use one plan for each."))]
+    force: Annotated[bool, Field(default=False, description=(
+        "Also upgrade nodes whose installed version cannot be read (UK8S's 'force upgrade'); otherwise they are "
+        "left out of the plan and named."))]
+    maintained_kubernetes_minors: Annotated[list[Annotated[str, Field(pattern=r"^1\.[0-9]+$")]], Field(
+        default_factory=list, max_length=8, description=(
+            "Kubernetes minor versions UK8S maintains (it maintains three even minors), e.g. [\"1.30\", \"1.32\", "
+            "\"1.34\"]. A cluster on another version may only move to an -lts version. Empty: the rule cannot be "
+            "checked and a warning says so."), json_schema_extra={"x-kubernetes-list-type": "set"})]
+    restart_old_pods: Annotated[bool, Field(default=False, description=(
+        "After the upgrade, rolling-restart the Deployments, StatefulSets and DaemonSets whose pods were created "
+        "on a node before its upgrade (they keep the old network features until recreated)."))]
+
+
 class UpgradePlanSpec(ApiModel):
     """What to upgrade, to which version, and how carefully."""
 
@@ -218,6 +240,8 @@ class UpgradePlanSpec(ApiModel):
                                        description="Image pre-pull before the rollout.")]
     migrations: Annotated[Migrations, Field(default_factory=Migrations, json_schema_extra=DEFAULT_EMPTY,
                                             description="Whether the operator applies the notes' migrations.")]
+    uk8s: Annotated[Uk8sOptions, Field(default_factory=Uk8sOptions, json_schema_extra=DEFAULT_EMPTY,
+                                       description="Options of the uk8s-cni-vpc profile.")]
     spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,
                                                    description="Options of the spiderpool profile.")]
 
@@ -304,5 +328,10 @@ class UpgradePlanStatus(ApiModel):
     last_progress_at: str | None = None
     completed_at: str | None = None
     last_batch_finished_at: str | None = None
+    old_pods: list[str] | None = Field(default=None, description=(
+        "After the upgrade (uk8s-cni-vpc): pods created on a node before its upgrade, which keep the old network "
+        "features until recreated (at most 50 named)."))
+    old_pods_count: int | None = None
+    restarted_workloads: list[str] = Field(default_factory=list, description="Workloads restarted for them.")
     spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
                                   "a changed spec on a finished or waiting plan plans again.")

@@ -1,26 +1,64 @@
 """Run the plan's plugin checks against the cluster (reads only)."""
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from kubernetes import client
 
 from cniupgrade.api.models import Plugin, UpgradePlanSpec
-from cniupgrade.kube.spiderpool import SpiderpoolReader
+from cniupgrade.kube.spiderpool import SpiderpoolReader, paginate
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.plugins.spiderpool.checks import CHECKS as SPIDERPOOL_CHECKS
+from cniupgrade.plugins.uk8s import checks as uk8s_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
 from cniupgrade.rollout.planner import NodeInfo
 
 
+@dataclass(frozen=True)
+class PreflightReport:
+    installed_version: str | None = None
+    verdict: Verdict | None = None
+    excluded_nodes: Mapping[str, str] = field(default_factory=dict)
+
+
 def run_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[str, str],
-                  nodes: list[NodeInfo]) -> tuple[str | None, Verdict | None]:
-    """(installed version, verdict); (None, None) for a plugin without checks of its own."""
-    if spec.plugin is not Plugin.spiderpool:
-        return None, None
-    target = parse_version(spec.target_version)
-    snapshot, release = SpiderpoolReader(api).snapshot(spec, target, nodes)
-    installed = (release.app_version or release.chart_version) if release else None
-    installed = installed or profile_for(spec).installed_version(images)
-    verdict = evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target, spec.preflight.skip)
-    return installed, verdict
+                  nodes: list[NodeInfo]) -> PreflightReport:
+    if spec.plugin is Plugin.spiderpool:
+        target = parse_version(spec.target_version)
+        snapshot, release = SpiderpoolReader(api).snapshot(spec, target, nodes)
+        installed = (release.app_version or release.chart_version) if release else None
+        installed = installed or profile_for(spec).installed_version(images)
+        return PreflightReport(installed, evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target,
+                                                   spec.preflight.skip))
+    if spec.plugin is Plugin.uk8s_cni_vpc:
+        return uk8s_preflight(api, spec)
+    return PreflightReport()
+
+
+def uk8s_preflight(api: client.ApiClient, spec: UpgradePlanSpec) -> PreflightReport:
+    """Each node's installed version is the tag of the cni-vpc pod on it (nothing in the API records it)."""
+    profile = profile_for(spec)
+    ds_name = profile.daemonset_name(spec)
+    ds = json.loads(client.AppsV1Api(api).read_namespaced_daemon_set(ds_name, spec.namespace,
+                                                                     _preload_content=False).data)
+    selector = ",".join(f"{k}={v}" for k, v in sorted(ds["spec"]["selector"].get("matchLabels", {}).items()))
+    versions: dict[str, str | None] = {}
+    for pod in paginate(client.CoreV1Api(api).list_namespaced_pod, namespace=spec.namespace, label_selector=selector):
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            own = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
+            versions[node] = profile.installed_version(own)
+    snapshot = uk8s_checks.Uk8sSnapshot(
+        kubernetes_version=client.VersionApi(api).get_code().git_version, target=spec.target_version,
+        node_versions=versions, maintained_minors=tuple(spec.uk8s.maintained_kubernetes_minors),
+        force=spec.uk8s.force)
+    readable = [v for v in versions.values() if v and parse_version(v)]
+    installed = Counter(readable).most_common(1)[0][0] if readable else None
+    excluded = {} if spec.uk8s.force else {
+        n: "CNI version unreadable (spec.uk8s.force upgrades it)" for n in uk8s_checks.unreadable(snapshot)}
+    verdict = evaluate(uk8s_checks.CHECKS, snapshot, None, None, spec.preflight.skip)
+    return PreflightReport(installed, verdict, excluded)
+

@@ -6,6 +6,7 @@ from typing import Mapping, Protocol
 from cniupgrade.api.models import Plugin, UpgradePlanSpec
 from cniupgrade.plugins import generic
 from cniupgrade.plugins.spiderpool import facts as spiderpool_facts
+from cniupgrade.plugins.uk8s import facts as uk8s_facts
 
 
 class Profile(Protocol):
@@ -57,10 +58,31 @@ class SpiderpoolProfile:
         return version.lstrip("v") if version else None
 
 
+class Uk8sProfile:
+    """cni-vpc images are tagged with the bare version (1.3.0, 1.0.4-lts)."""
+
+    def daemonset_name(self, spec: UpgradePlanSpec) -> str:
+        return spec.daemon_set.name if spec.daemon_set else uk8s_facts.DAEMONSETS[spec.uk8s.component]
+
+    def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]:
+        return ()
+
+    def _own(self, image: str) -> bool:
+        return generic.split_image(image)[0].rsplit("/", 1)[-1] in uk8s_facts.IMAGE_NAMES
+
+    def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
+        named = spec.daemon_set.images if spec.daemon_set and spec.daemon_set.images else {}
+        return {name: named.get(name) or (generic.retag(image, spec.target_version) if self._own(image) else image)
+                for name, image in current.items()}
+
+    def installed_version(self, images: Mapping[str, str]) -> str | None:
+        return generic.installed_version({n: i for n, i in images.items() if self._own(i)})
+
+
 PROFILES: dict[Plugin, Profile] = {
     Plugin.generic: GenericProfile(),
     Plugin.spiderpool: SpiderpoolProfile(),
-    Plugin.uk8s_cni_vpc: GenericProfile(),  # its own knowledge is still to come; spec.daemonSet is required
+    Plugin.uk8s_cni_vpc: Uk8sProfile(),
 }
 
 

@@ -172,6 +172,7 @@ class Observation:
     other_owner_alive: bool = False  # the DaemonSet's owner annotation names another plan that still exists
     installed_version: str | None = None  # from the plugin's own record (e.g. its helm release), when it has one
     preflight: Verdict | None = None  # the plugin's pre-flight checks, when the plan is not rolling yet
+    excluded_nodes: Mapping[str, str] = field(default_factory=dict)  # left out by the profile, with why
 
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""

@@ -52,10 +52,13 @@ def chunk(names: list[str], size: int) -> list[list[str]]:
     return [names[i:i + size] for i in range(0, len(names), size)]
 
 
-def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: set[str], rollout: Rollout) -> ComputedPlan:
+def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: set[str], rollout: Rollout,
+                 profile_exclusions: Mapping[str, str] | None = None) -> ComputedPlan:
+    """`profile_exclusions`: nodes the plugin profile leaves out, with why (e.g. an unreadable version)."""
     eligible, excluded = [], []
+    profile_exclusions = profile_exclusions or {}
     for node in sorted(nodes, key=lambda n: n.name):
-        reason = exclusion_reason(node, rollout, node.name in nodes_with_agent)
+        reason = exclusion_reason(node, rollout, node.name in nodes_with_agent) or profile_exclusions.get(node.name)
         if reason:
             excluded.append(f"{node.name}: {reason}")
         else:

@@ -41,12 +41,13 @@ class Preparation(ReconcileBase):
         original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
         profile = profile_for(self.spec)
         target = profile.target_images(self.spec, previous)
-        plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout)
+        plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout,
+                                         self.obs.excluded_nodes)
         nodes_total = sum(len(b) for b in plan.batches)
         replanned = plan != self.status.plan
         checks = check_results(self.obs.preflight)
         blocking = self._blocking_checks()
-        previously_blocking = {c.id for c in self.status.checks if c.result == "Failed"}
+        previously_failed = {c.id for c in self.status.checks if c.result == "Failed"}
         summary = (f"{nodes_total} node(s) in {len(plan.batches)} batch(es), {len(plan.excluded)} excluded"
                    + (f"; {len(checks)} check(s) run" if checks else ""))
         self.status = UpgradePlanStatus(
@@ -59,9 +60,14 @@ class Preparation(ReconcileBase):
             target_images=target, previous_images=previous, checks=checks,
             original_update_strategy=original, plan=plan, spec_hash=digest,
             started_at=(self.status.started_at or self.now) if ours else None)
+        for check in checks:  # each finding once, when it first fails
+            if check.result == "Failed" and check.id not in previously_failed:
+                objects = f" [{', '.join(check.objects)}]" if check.objects else ""
+                self.event("CheckFailed", f"{check.id} ({check.severity}): {check.message}{objects}",
+                           warning=check.severity != "Info")
         if blocking and not ours:
             self.nodes = {}
-            if set(blocking) != previously_blocking:
+            if not set(blocking) <= previously_failed:
                 self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
             self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
             return self.finish(Phase.preflight, "PreflightBlocked",

@@ -1,0 +1,78 @@
+"""After a UK8S cni-vpc upgrade: find pods created on a node before its upgrade, and optionally restart their
+workloads (as `kubectl rollout restart` does), so they get the new network features."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from cniupgrade.api.models import NodeState, UpgradePlanStatus
+from cniupgrade.kube.spiderpool import paginate
+from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
+from cniupgrade.rollout.observation import parse_time
+
+REPORT_LIMIT = 50
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+
+
+class OldPodsReport:
+    def __init__(self, api: client.ApiClient):
+        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        self._replicaset_owner: dict[tuple[str, str], tuple[str, str] | None] = {}
+
+    def _owner(self, pod: dict) -> tuple[str, str] | None:
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            if ref["kind"] in ("StatefulSet", "DaemonSet"):
+                return ref["kind"], ref["name"]
+            if ref["kind"] == "ReplicaSet":
+                key = (pod["metadata"]["namespace"], ref["name"])
+                if key not in self._replicaset_owner:
+                    self._replicaset_owner[key] = self._deployment_of(*key)
+                return self._replicaset_owner[key]
+        return None  # a bare pod or a Job's: nothing to roll
+
+    def _deployment_of(self, namespace: str, replicaset: str) -> tuple[str, str] | None:
+        try:
+            rs = json.loads(self.apps.read_namespaced_replica_set(replicaset, namespace, _preload_content=False).data)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        owner = next((r for r in rs["metadata"].get("ownerReferences") or [] if r["kind"] == "Deployment"), None)
+        return ("Deployment", owner["name"]) if owner else None
+
+    def find(self, status: UpgradePlanStatus) -> list[PodRef]:
+        upgraded_at = {r.name: parse_time(r.finished_at) for r in status.nodes
+                       if r.state is NodeState.upgraded and r.finished_at}
+        refs = []
+        for pod in paginate(self.core.list_pod_for_all_namespaces):
+            spec, meta = pod.get("spec") or {}, pod["metadata"]
+            if spec.get("hostNetwork") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue  # host-network pods do not use the CNI; finished pods will not run again
+            if spec.get("nodeName") in upgraded_at:
+                refs.append(PodRef(meta["namespace"], meta["name"], spec["nodeName"],
+                                   parse_time(meta["creationTimestamp"]), self._owner(pod)))
+        return old_pods(refs, upgraded_at)
+
+    def restart(self, pods: list[PodRef]) -> list[str]:
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
+        patchers = {"Deployment": self.apps.patch_namespaced_deployment,
+                    "StatefulSet": self.apps.patch_namespaced_stateful_set,
+                    "DaemonSet": self.apps.patch_namespaced_daemon_set}
+        restarted = []
+        for kind, namespace, name in workloads_to_restart(pods):
+            patchers[kind](name, namespace, patch)
+            restarted.append(f"{kind}/{namespace}/{name}")
+        return restarted
+
+
+def report(api: client.ApiClient, status: UpgradePlanStatus, restart: bool) -> UpgradePlanStatus:
+    finder = OldPodsReport(api)
+    pods = finder.find(status)
+    restarted = finder.restart(pods) if restart else []
+    return status.model_copy(update={
+        "old_pods": [f"{p.namespace}/{p.name} on {p.node}" for p in pods[:REPORT_LIMIT]],
+        "old_pods_count": len(pods), "restarted_workloads": restarted})
