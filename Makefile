@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODES  ?= 20
+PROMTOOL := .cache/prometheus/usr/bin/promtool
 
 .PHONY: help venv controlplane test test-unit test-e2e check-install demo cluster-up cluster-down crds clean
 
@@ -25,8 +26,15 @@ venv: $(STAMP)
 controlplane: $(STAMP)
 	$(PY) -m localcluster build
 
-test: controlplane check-install
-	$(PY) -m pytest tests
+test: controlplane check-install $(PROMTOOL)
+	PROMTOOL=$(abspath $(PROMTOOL)) $(PY) -m pytest tests
+
+# promtool, for the alert-rule tests: taken from Debian's prometheus package, without installing the server.
+$(PROMTOOL):
+	rm -rf .cache/prometheus-deb && mkdir -p .cache/prometheus-deb
+	cd .cache/prometheus-deb && (apt-get download prometheus 2>/dev/null || (apt-get update -qq && apt-get download prometheus))
+	dpkg-deb -x .cache/prometheus-deb/prometheus_*.deb .cache/prometheus
+	$(PROMTOOL) --version
 
 # The package as the image installs it: not editable, into a clean virtualenv.
 check-install: $(STAMP)
@@ -36,8 +44,8 @@ check-install: $(STAMP)
 	.cache/install-check/bin/cniupgrade crd | diff -q - crds/upgradeplan.yaml
 	@echo "check-install: pip install . works; the installed package generates the committed CRD"
 
-test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit
+test-unit: $(STAMP) $(PROMTOOL)
+	PROMTOOL=$(abspath $(PROMTOOL)) $(PY) -m pytest tests/unit
 
 test-e2e: controlplane
 	$(PY) -m pytest tests/e2e

@@ -16,6 +16,7 @@ from demo import live
 from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client, apply
+from localcluster.processes import free_port
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -51,7 +52,8 @@ def start_operator(cluster: LocalCluster, api: client.ApiClient) -> subprocess.P
     kubeconfig = serviceaccount.kubeconfig_for(cluster, "cniupgrade-system", "cniupgrade",
                                                cluster.dir / "operator.kubeconfig")
     log = open(cluster.dir / "operator.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness="],
+    return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
+                             f"--metrics-port={free_port()}"],
                             env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=log, stderr=subprocess.STDOUT)
 
 

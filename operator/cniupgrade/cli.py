@@ -17,6 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                      help="liveness endpoint URL (empty to disable)")
     run.add_argument("--standalone", action="store_true", help="no peering with other operator replicas")
+    run.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port (0: off)")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="act only while holding a Lease (for several replicas)")
+    run.add_argument("--leader-election-namespace", default="cniupgrade-system")
+    run.add_argument("--lease-duration", type=int, default=15, help="seconds a leader's Lease lasts unrenewed")
+    run.add_argument("--lease-renew-interval", type=float, default=5.0)
     run.add_argument("--verbose", "-v", action="store_true")
 
     plan = sub.add_parser("plan", help="preview a plan against the current cluster, changing nothing")
@@ -60,6 +66,19 @@ def run_operator(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        from cniupgrade.metrics import REGISTRY
+        start_http_server(args.metrics_port, registry=REGISTRY)
+    if args.leader_elect:
+        from cniupgrade import leader
+        from cniupgrade.kube.client import api_client
+
+        elector = leader.LeaderElector(api_client(), args.leader_election_namespace, args.lease_duration,
+                                       args.lease_renew_interval)
+        elector.wait_for_leadership()
+        elector.keep_renewing(on_lost=leader.exit_now)
     kopf.run(clusterwide=True, standalone=args.standalone, liveness_endpoint=args.liveness or None)
     return 0
 

@@ -15,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from cniupgrade import metrics
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube import uk8s
@@ -95,6 +96,7 @@ class PlanRunner:
                         exc.reason, self.backoff)
         except Exception:  # noqa: BLE001 - the loop must survive anything and retry
             log.exception("plan %s/%s: reconcile failed; retrying in %.1fs", self.namespace, self.name, self.backoff)
+        metrics.error(self.namespace, self.name)
         delay, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
         return delay
 
@@ -179,6 +181,7 @@ class PlanRunner:
         if decision.status != status and not self.stop_requested.is_set():
             self.executor.write_status(decision.status)
             self.own_write = (seen_version, decision.status)
+        metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message)
             self.executor.post_event(event)

@@ -9,6 +9,7 @@ import threading
 import kopf
 from kubernetes import client
 
+from cniupgrade import metrics
 from cniupgrade.api import models
 from cniupgrade.engine import PlanRunner, daemonset_name
 from cniupgrade.kube.apply import Executor
@@ -67,6 +68,7 @@ def _stop_runner(uid: str) -> None:
 def release(namespace: str, name: str, uid: str, spec: dict, logger, **_) -> None:
     """Deleting a plan mid-rollout restores the DaemonSet's original update strategy (if the plan holds it)."""
     _stop_runner(uid)
+    metrics.forget(namespace, name)
     try:
         plan_spec = models.UpgradePlanSpec.model_validate(spec)
         ds_name = daemonset_name(plan_spec)

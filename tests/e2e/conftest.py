@@ -16,6 +16,7 @@ from kubernetes import client
 from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster, reap_orphans
 from localcluster.objects import api_client
+from localcluster.processes import free_port
 from tests.e2e.kit import Kubectl, Plans
 from tests.e2e.operator_process import OperatorProcess
 
@@ -88,7 +89,7 @@ def operator_rbac(cluster, admin_api, kubectl) -> Path:
 
 @pytest.fixture(scope="session")
 def operator_process(cluster, operator_rbac, request) -> OperatorProcess:
-    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log")
+    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log", free_port())
     request.addfinalizer(process.stop)
     process.start()
     return process

@@ -9,10 +9,15 @@ from pathlib import Path
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, log_path: Path, extra_args: tuple[str, ...] = ()):
+    def __init__(self, kubeconfig: Path, log_path: Path, metrics_port: int, extra_args: tuple[str, ...] = ()):
         self.kubeconfig, self.log_path, self.extra_args = kubeconfig, log_path, extra_args
+        self.metrics_port = metrics_port
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def running(self) -> bool:
@@ -26,7 +31,7 @@ class OperatorProcess:
         log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
         log.flush()
         self.proc = subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
-                                      *self.extra_args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      f"--metrics-port={self.metrics_port}", *self.extra_args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         log.close()
         self.starts += 1

@@ -1,0 +1,78 @@
+"""Prometheus metrics of the plans, derived from their status after every reconcile.
+
+Label sets are bounded: a plan (namespace, name), a phase from a fixed enum, a node state from a fixed enum,
+a finding severity from a fixed enum. Node names are never labels.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+PLAN = ("namespace", "plan")
+SEVERITIES = ("Error", "Warning", "Info")
+
+plan_phase = Gauge("cniupgrade_plan_phase", "1 for the plan's current phase, 0 for the others.",
+                   PLAN + ("phase",), registry=REGISTRY)
+nodes = Gauge("cniupgrade_nodes", "Nodes of the plan by state (total, upgraded, failed, pending).",
+              PLAN + ("state",), registry=REGISTRY)
+last_progress = Gauge("cniupgrade_last_progress_timestamp_seconds",
+                      "When a node of the plan last changed state (Unix time); 0 before the first.", PLAN,
+                      registry=REGISTRY)
+started = Gauge("cniupgrade_rollout_started_timestamp_seconds", "When the rollout took the DaemonSet (Unix time).",
+                PLAN, registry=REGISTRY)
+stalled = Gauge("cniupgrade_plan_stalled", "1 while the plan's Stalled condition is True (it needs someone).", PLAN,
+                registry=REGISTRY)
+findings = Gauge("cniupgrade_preflight_findings", "Failed pre-flight checks by severity.", PLAN + ("severity",),
+                 registry=REGISTRY)
+node_duration = Histogram("cniupgrade_node_upgrade_duration_seconds",
+                          "From a node's old agent pod deletion to its health gate passing.", ("plugin",),
+                          buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800), registry=REGISTRY)
+reconcile_errors = Counter("cniupgrade_reconcile_errors_total", "Reconcile passes that failed and were retried.",
+                           PLAN, registry=REGISTRY)
+
+
+def _timestamp(text: str | None) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else 0.0
+
+
+def observe(namespace: str, name: str, plugin: str, old: UpgradePlanStatus, new: UpgradePlanStatus) -> None:
+    """Set the plan's gauges from its new status; count nodes that just passed into the histogram."""
+    for phase in Phase:
+        plan_phase.labels(namespace, name, phase.value).set(1 if new.phase is phase else 0)
+    for state, value in (("total", new.counts.total), ("upgraded", new.counts.upgraded),
+                         ("failed", new.counts.failed), ("pending", new.counts.pending)):
+        nodes.labels(namespace, name, state).set(value)
+    last_progress.labels(namespace, name).set(_timestamp(new.last_progress_at))
+    stalled.labels(namespace, name).set(any(c.type == "Stalled" and c.status == "True" for c in new.conditions))
+    started.labels(namespace, name).set(_timestamp(new.started_at))
+    failed = [c for c in new.checks if c.result == "Failed"]
+    for severity in SEVERITIES:
+        findings.labels(namespace, name, severity).set(sum(c.severity == severity for c in failed))
+    before = {r.name for r in old.nodes if r.state is NodeState.upgraded}
+    for result in new.nodes:
+        if result.state is NodeState.upgraded and result.name not in before and result.started_at:
+            node_duration.labels(plugin).observe(_timestamp(result.finished_at) - _timestamp(result.started_at))
+
+
+def error(namespace: str, name: str) -> None:
+    reconcile_errors.labels(namespace, name).inc()
+
+
+def forget(namespace: str, name: str) -> None:
+    """A deleted plan leaves no stale series behind."""
+    for gauge, extra in ((plan_phase, [p.value for p in Phase]), (nodes, ["total", "upgraded", "failed", "pending"]),
+                         (findings, list(SEVERITIES))):
+        for value in extra:
+            try:
+                gauge.remove(namespace, name, value)
+            except KeyError:
+                pass
+    for metric in (last_progress, started, stalled, reconcile_errors):
+        try:
+            metric.remove(namespace, name)
+        except KeyError:
+            pass
