@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from cniupgrade import __version__
@@ -24,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lease-duration", type=int, default=15, help="seconds a leader's Lease lasts unrenewed")
     run.add_argument("--lease-renew-interval", type=float, default=5.0)
     run.add_argument("--verbose", "-v", action="store_true")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="json: one JSON object per line, with plan, node and action as fields")
 
     plan = sub.add_parser("plan", help="preview a plan against the current cluster, changing nothing")
     plan.add_argument("-f", "--filename", required=True, help="UpgradePlan manifest ('-' for stdin)")
@@ -64,8 +65,9 @@ def run_operator(args: argparse.Namespace) -> int:
 
     from cniupgrade import handlers  # noqa: F401 - registers the handlers
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kopf's formatter on the root logger serves kopf's own lines and ours alike.
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json"
+                   else "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.metrics_port:
         from prometheus_client import start_http_server
 

@@ -183,7 +183,8 @@ class PlanRunner:
             self.own_write = (seen_version, decision.status)
         metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
         for event in decision.events:
-            log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message)
+            log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
+                     extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})
             self.executor.post_event(event)
 
     def _invalid(self, status: models.UpgradePlanStatus, generation: int, message: str) -> float:

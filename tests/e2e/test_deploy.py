@@ -17,8 +17,8 @@ def test_the_kustomize_base_applies_cleanly_server_side(kubectl, operator_rbac):
     """A dry run persists nothing, so the namespace comes from the installed RBAC fixture."""
     rendered = kubectl("kustomize", str(REPO / "deploy")).stdout
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment", "Namespace",
-                     "Service", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
+                     "Namespace", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
     result = kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=rendered,
                      check=False)
     assert result.returncode == 0, result.stderr
@@ -31,7 +31,8 @@ def test_no_rule_uses_a_wildcard():
             assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
 
 
-@pytest.mark.parametrize("attempt", ["delete node", "read a secret", "patch a pod", "bind cluster-admin"])
+@pytest.mark.parametrize("attempt", ["delete node", "read a secret", "list secrets here", "patch a pod",
+                                     "bind cluster-admin"])
 def test_a_forbidden_verb_is_really_forbidden(operator_rbac, admin_api, namespace, attempt):
     core = client.CoreV1Api(admin_api)
     core.create_namespaced_secret(namespace, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
@@ -39,6 +40,7 @@ def test_a_forbidden_verb_is_really_forbidden(operator_rbac, admin_api, namespac
     calls = {
         "delete node": lambda: client.CoreV1Api(as_operator).delete_node("node-0000"),
         "read a secret": lambda: client.CoreV1Api(as_operator).read_namespaced_secret("s", namespace),
+        "list secrets here": lambda: client.CoreV1Api(as_operator).list_namespaced_secret(namespace),
         "patch a pod": lambda: client.CoreV1Api(as_operator).patch_namespaced_pod(
             "any", namespace, {"metadata": {"labels": {"x": "y"}}}),
         "bind cluster-admin": lambda: client.RbacAuthorizationV1Api(as_operator).create_cluster_role_binding({

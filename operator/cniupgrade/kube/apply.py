@@ -40,7 +40,8 @@ class Executor:
 
     # ---- actions -----------------------------------------------------------------------------------
     def run(self, action: act.Action, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
-        log.info("plan %s/%s: %s", self.plan_namespace, self.plan_name, action)
+        log.info("plan %s/%s: %s", self.plan_namespace, self.plan_name, action,
+                 extra={"plan": self.owner_key, "action": type(action).__name__, "node": getattr(action, "node", None)})
         if isinstance(action, act.TakeOwnership):
             self._patch_ds(raw_ds, {
                 "metadata": {"annotations": {

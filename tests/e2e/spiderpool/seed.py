@@ -56,9 +56,19 @@ def controller(namespace: str, replicas: int) -> dict:
                                          "ports": [{"containerPort": 5720}]}]}}}}
 
 
+def grant_helm_release_reader(api: client.ApiClient, namespace: str) -> None:
+    """What a user does for a plugin outside kube-system: bind the operator's helm-release reader there."""
+    client.RbacAuthorizationV1Api(api).create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "cniupgrade-helm-release-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "cniupgrade-helm-release-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "cniupgrade", "namespace": "cniupgrade-system"}]})
+
+
 def seed(api: client.ApiClient, namespace: str, nodes: int) -> dict[str, object]:
     """Create the objects; return what each check must name."""
     install_crds(api)
+    grant_helm_release_reader(api, namespace)
     core, apps, custom = client.CoreV1Api(api), client.AppsV1Api(api), client.CustomObjectsApi(api)
     core.create_namespaced_secret(namespace, helm_secret(namespace, "0.3.5", {
         "multus": {"multusCNI": {"uninstall": True}}, "ipam": {"enableSpiderSubnet": True}}))
