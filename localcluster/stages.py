@@ -12,6 +12,8 @@ IMMEDIATE_POD_STAGES = {"pod-create", "pod-init-container-running", "pod-init-co
 
 NEVER_READY_MARK = "never-ready"
 NEVER_READY_EXPRESSION = f'.spec.containers | map(.image | contains("{NEVER_READY_MARK}")) | any'
+# A pod whose image contains "no-ip" is never set up: it stays Pending without an IP (a broken CNI).
+NO_IP_EXPRESSION = '.spec.containers | map(.image | contains("no-ip")) | any'
 # A pod whose image contains "unpullable-on-<its node>" fails to pull its image there (ErrImagePull).
 UNPULLABLE_EXPRESSION = ('.spec.nodeName as $node | .spec.containers | '
                          'map(.image | contains("unpullable-on-" + $node)) | any')
@@ -55,6 +57,9 @@ def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> lis
             delay["durationMilliseconds"] = 0
             delay.pop("jitterDurationMilliseconds", None)
             delay.pop("jitterDurationFrom", None)  # pod-delete would otherwise wait out the grace period
+        if name == "pod-create":
+            spec["selector"]["matchExpressions"].append(
+                {"key": NO_IP_EXPRESSION, "operator": "NotIn", "values": ["true"]})
         if name == "pod-ready":
             delay["durationMilliseconds"] = pod_ready_delay_ms
             delay.pop("jitterDurationMilliseconds", None)

@@ -20,7 +20,7 @@ from localcluster.processes import free_port
 from tests.e2e.kit import Kubectl, Plans
 from tests.e2e.operator_process import OperatorProcess
 
-E2E_NODES = int(os.environ.get("CNIUPGRADE_E2E_NODES", "24"))
+E2E_NODES = int(os.environ.get("CNIUPGRADE_E2E_NODES", "32"))
 
 
 def pytest_collection_modifyitems(items):

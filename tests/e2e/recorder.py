@@ -39,16 +39,23 @@ class PodRecorder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            stream = watch.Watch()
-            for event in stream.stream(self.core.list_namespaced_pod, self.namespace,
-                                       label_selector=self.selector, timeout_seconds=5):
-                pod = event["object"]
-                ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-                self.events.append(PodEvent(time.monotonic(), event["type"], pod.metadata.uid, pod.spec.node_name,
-                                            (pod.metadata.labels or {}).get("controller-revision-hash", ""),
-                                            ready, pod.metadata.deletion_timestamp is not None))
-                if self._stop.is_set():
-                    stream.stop()
+            try:
+                self._watch_once()
+            except Exception:  # noqa: BLE001 - the API server may be restarting (chaos tests): watch again
+                time.sleep(0.3)
+
+    def _watch_once(self) -> None:
+        """One watch; after a reconnect the relist replays pods as ADDED, harmless for per-node UID sets."""
+        stream = watch.Watch()
+        for event in stream.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
+                                   timeout_seconds=5):
+            pod = event["object"]
+            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+            self.events.append(PodEvent(time.monotonic(), event["type"], pod.metadata.uid, pod.spec.node_name,
+                                        (pod.metadata.labels or {}).get("controller-revision-hash", ""),
+                                        ready, pod.metadata.deletion_timestamp is not None))
+            if self._stop.is_set():
+                stream.stop()
 
     # ---- what the timeline shows ---------------------------------------------------------------------
     def uids_per_node(self) -> dict[str, set[str]]:

@@ -263,3 +263,18 @@ def test_spiderpool_controller_is_updated_and_rolled_out_before_the_agent():
     done = DeploymentView("spiderpool-controller", new_images, True, "")
     d = decide(plan_spec, UpgradePlanStatus(), replace(observe(images=agent), control_plane=(done,)), 1)
     assert kinds(d, act.TakeOwnership)
+
+
+def test_a_node_that_goes_not_ready_mid_batch_fails_at_once_and_nothing_else_is_touched():
+    from cniupgrade.rollout.planner import NodeInfo
+    plan_spec, first = start()
+    d = decide(plan_spec, first.status, observe(owner=PLAN), 1)  # canary n0 started
+    pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]
+    d = decide(plan_spec, d.status, observe(owner=PLAN, pods=pods), 1)  # canary passed
+    obs = observe(owner=PLAN, pods=pods)
+    obs = replace(obs, nodes={**obs.nodes, "n1": NodeInfo("n1", ready=False)})
+    d = decide(plan_spec, d.status, obs, 1)  # batch n1, n2 starts; n1 is NotReady
+    assert d.status.phase is Phase.failed
+    failed = {r.name: r for r in d.status.nodes if r.state is NodeState.failed}
+    assert list(failed) == ["n1"] and "NotReady" in failed["n1"].message
+    assert not kinds(d, act.DeletePod)  # neither n1 nor its batch-mate n2 is touched

@@ -51,6 +51,9 @@ def test_pod_ready_skips_never_ready_images(assets):
     assert expressions[0]["key"] == ".metadata.deletionTimestamp"
     assert {"key": stages.NEVER_READY_EXPRESSION, "operator": "NotIn", "values": ["true"]} in expressions
     assert {"key": stages.UNPULLABLE_EXPRESSION, "operator": "NotIn", "values": ["true"]} in expressions
+    create = next(s for s in stages.load(assets, 100, 0) if s["metadata"]["name"] == "pod-create")
+    assert {"key": stages.NO_IP_EXPRESSION, "operator": "NotIn", "values": ["true"]} in create["spec"]["selector"][
+        "matchExpressions"]
     failure = next(s for s in stages.load(assets, 100, 0) if s["metadata"]["name"] == "pod-image-pull-failure")
     assert "ErrImagePull" in failure["spec"]["next"]["statusTemplate"]
 

@@ -130,6 +130,16 @@ class _Reconcile(Preparation, Rollback):
     def step_batch(self, batch: list[str]) -> None:
         timeout = self.spec.rollout.node_timeout_seconds
         revision = self.obs.current_revision
+        not_ready = [n for n in batch if not self._node_done(n) and not self.obs.nodes[n].ready]
+        for name in not_ready:
+            # Its new agent cannot become Ready there: fail now rather than at the timeout, and touch no other
+            # node of the batch in this pass.
+            result = self.nodes.get(name)
+            self.node_update(name, NodeState.failed, "the node became NotReady during its batch",
+                             started_at=result.started_at if result else self.now, finished_at=self.now)
+            self.event("NodeFailed", f"{name}: the node became NotReady during its batch", True)
+        if not_ready:
+            return
         for name in batch:
             if self._node_done(name):
                 continue
