@@ -48,6 +48,21 @@ CASES = {
     "unknown field": ({"rollout.maxUnavalable": 3}, "spec.rollout.maxUnavalable"),
     "paused as text": ({"paused": "yes"}, "spec.paused"),
     "bad namespace": ({"namespace": "Kube_System"}, "spec.namespace"),
+    "canary too large": ({"rollout.canary.count": 101}, "spec.rollout.canary.count"),
+    "negative batch delay": ({"rollout.batchDelaySeconds": -1}, "spec.rollout.batchDelaySeconds"),
+    "timeout too long": ({"rollout.nodeTimeoutSeconds": 100000}, "spec.rollout.nodeTimeoutSeconds"),
+    "probe timeout too short": ({"rollout.probe.timeoutSeconds": 1}, "spec.rollout.probe.timeoutSeconds"),
+    "time zone with a space": ({"window": {**WINDOW, "timeZone": "Europe Berlin"}}, "spec.window.timeZone"),
+    "weekday twice": ({"window": {**WINDOW, "days": ["Mon", "Mon"]}}, "spec.window.days[1]"),
+    "target with a space": ({"targetVersion": "1.2 beta"}, "spec.targetVersion"),
+    "daemonset name in capitals": ({"daemonSet": {"name": "CNI-Agent"}}, "spec.daemonSet.name"),
+    "pre-pull timeout too short": ({"prePull": {"timeoutSeconds": 5}}, "spec.prePull.timeoutSeconds"),
+    "unknown uk8s component": ({"uk8s": {"component": "all"}}, "spec.uk8s.component"),
+    "kubernetes minor malformed": ({"uk8s": {"maintainedKubernetesMinors": ["2.x"]}},
+                                   "spec.uk8s.maintainedKubernetesMinors[0]"),
+    "bad helm release name": ({"spiderpool": {"releaseName": "Spider_Pool"}}, "spec.spiderpool.releaseName"),
+    "migrations as text": ({"migrations": {"enabled": "sometimes"}}, "spec.migrations.enabled"),
+    "skip list as text": ({"preflight": {"skip": "all"}}, "spec.preflight.skip"),
 }
 
 

@@ -12,7 +12,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.spiderpool import seed
 
-EXPECTED_ORDER = ["spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
+EXPECTED_ORDER = ["generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
                   "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
                   "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
                   "spiderpool.host-ports"]
@@ -39,7 +39,7 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
     assert [c["id"] for c in status["checks"]] == EXPECTED_ORDER
     assert status["fromVersion"] == "0.3.5"
     failed = {i for i, c in checks.items() if c["result"] == "Failed"}
-    assert failed == set(EXPECTED_ORDER) - {"spiderpool.skip-0.9.0"}
+    assert failed == set(EXPECTED_ORDER) - {"generic.downgrade", "spiderpool.skip-0.9.0"}
     assert checks["spiderpool.auto-pool-labels"]["objects"] == [seeded["old_pool"]]
     assert checks["spiderpool.endpoint-owner-type"]["objects"] == [seeded["endpoint_none"]]
     assert checks["spiderpool.missing-crds"]["objects"] == ["spidermultusconfigs.spiderpool.spidernet.io"]

@@ -54,7 +54,7 @@ def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_a
     web = apps.read_namespaced_deployment("web", namespace)
     assert "kubectl.kubernetes.io/restartedAt" in (web.spec.template.metadata.annotations or {})
     checks = {c["id"]: c["result"] for c in status["checks"]}
-    assert checks == {"uk8s.lts-only": "Passed", "uk8s.unreadable-versions": "Passed"}
+    assert checks == {"generic.downgrade": "Passed", "uk8s.lts-only": "Passed", "uk8s.unreadable-versions": "Passed"}
     events = client.CoreV1Api(admin_api).list_namespaced_event(namespace).items
     assert any(e.reason == "OldPodsFound" and "restarted" in e.message for e in events)
 

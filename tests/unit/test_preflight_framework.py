@@ -43,3 +43,13 @@ def test_order_skip_and_blocking():
 def test_named_objects_are_bounded():
     many = Finding("x", Severity.error, False, "m", objects=tuple(f"o{i}" for i in range(25)))
     assert many.named_objects.endswith("o19 and 5 more")
+
+
+def test_a_downgrade_needs_to_be_asked_for():
+    from cniupgrade.preflight.generic_checks import VersionsSnapshot, downgrade
+    assert not downgrade(VersionsSnapshot("v1.4.2", "v1.3.9", False)).passed
+    assert "allowDowngrade" in downgrade(VersionsSnapshot("1.4.2", "1.3.9", False)).remediation
+    assert downgrade(VersionsSnapshot("1.4.2", "1.3.9", True)).passed
+    assert downgrade(VersionsSnapshot("1.4.2", "1.4.2", False)).passed
+    assert downgrade(VersionsSnapshot(None, "1.0.0", False)).passed  # unknown installed: nothing to compare
+    assert downgrade(VersionsSnapshot("1.0.3-lts", "1.3.0", False)).passed

@@ -232,6 +232,8 @@ class UpgradePlanSpec(ApiModel):
     require_approval: Annotated[bool, Field(default=False, description=(
         "Compute the plan and the checks, publish them in status, and change nothing until spec.approved."))]
     approved: Annotated[bool, Field(default=False, description="Approves the plan shown in status.")]
+    allow_downgrade: Annotated[bool, Field(default=False, description=(
+        "Allow a target older than the installed version (refused otherwise, by check generic.downgrade)."))]
     rollback_on_failure: Annotated[bool, Field(default=False, description=(
         "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
     preflight: Annotated[Preflight, Field(default_factory=Preflight, json_schema_extra=DEFAULT_EMPTY,

@@ -13,6 +13,7 @@ from cniupgrade.kube.spiderpool import SpiderpoolReader, paginate
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.plugins.spiderpool.checks import CHECKS as SPIDERPOOL_CHECKS
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
+from cniupgrade.preflight import generic_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
 from cniupgrade.rollout.planner import NodeInfo
 
@@ -26,6 +27,19 @@ class PreflightReport:
 
 def run_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[str, str],
                   nodes: list[NodeInfo]) -> PreflightReport:
+    """The plugin's own checks, plus the checks every plugin gets (first)."""
+    report = plugin_preflight(api, spec, images, nodes)
+    installed = report.installed_version or profile_for(spec).installed_version(images)
+    common = evaluate(generic_checks.CHECKS, generic_checks.VersionsSnapshot(installed, spec.target_version,
+                                                                             spec.allow_downgrade),
+                      None, None, spec.preflight.skip)
+    own = report.verdict or Verdict()
+    return PreflightReport(report.installed_version, Verdict(common.findings + own.findings,
+                                                             common.skipped + own.skipped), report.excluded_nodes)
+
+
+def plugin_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[str, str],
+                     nodes: list[NodeInfo]) -> PreflightReport:
     if spec.plugin is Plugin.spiderpool:
         target = parse_version(spec.target_version)
         snapshot, release = SpiderpoolReader(api).snapshot(spec, target, nodes)
