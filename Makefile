@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed
 NODES  ?= 20
 PROMTOOL := .cache/prometheus/usr/bin/promtool
 
-.PHONY: help venv controlplane test test-unit test-e2e check-install demo cluster-up cluster-down crds clean
+.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench cluster-up cluster-down crds clean
 
 help:
 	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live"
 	@echo "make test          unit + e2e tests on a real local control plane"
 	@echo "make cluster-up    start the 'dev' cluster (NODES=$(NODES)); make cluster-down stops it"
 	@echo "make crds          regenerate crds/ from the pydantic models"
+	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,11 @@ test-e2e: controlplane
 
 demo: controlplane
 	$(PY) -m demo --nodes $(NODES) $(if $(KEEP),--keep)
+
+# Rollout speed against the native DaemonSet RollingUpdate (ratios; never a timed test). BENCH_NODES=100,1000
+BENCH_NODES ?= 100
+bench: controlplane
+	$(PY) -m bench --nodes $(BENCH_NODES)
 
 cluster-up: controlplane
 	$(PY) -m localcluster --name dev up --nodes $(NODES)

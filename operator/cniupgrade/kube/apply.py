@@ -20,7 +20,7 @@ FIELD_MANAGER = "cniupgrade"
 MANAGED_BY = "cniupgrade.io/plan"
 
 
-def image_patch(ds: DaemonSetView, images: Mapping[str, str], template_spec: dict) -> dict:
+def image_patch(images: Mapping[str, str], template_spec: dict) -> dict:
     """Strategic-merge fragments that set container images by name, for containers and init containers."""
     patch: dict = {}
     for key in ("containers", "initContainers"):
@@ -49,11 +49,11 @@ class Executor:
                     ORIGINAL_STRATEGY_ANNOTATION: json.dumps(dict(action.original_strategy), sort_keys=True),
                     PREVIOUS_IMAGES_ANNOTATION: json.dumps(dict(action.previous_images), sort_keys=True)}},
                 "spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
-                         "template": {"spec": image_patch(ds, action.target_images, raw_ds["spec"]["template"]["spec"])}},
+                         "template": {"spec": image_patch(action.target_images, raw_ds["spec"]["template"]["spec"])}},
             })
         elif isinstance(action, act.SetImages):
             self._patch_ds(raw_ds, {"spec": {"template": {"spec": image_patch(
-                ds, action.images, raw_ds["spec"]["template"]["spec"])}}})
+                action.images, raw_ds["spec"]["template"]["spec"])}}})
         elif isinstance(action, act.ReleaseDaemonSet):
             self.release(raw_ds, action.original_strategy)
         elif isinstance(action, act.DeletePod):
@@ -67,7 +67,7 @@ class Executor:
             raw = json.loads(dep.data)
             self.apps.patch_namespaced_deployment(action.name, ds.namespace, {
                 "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
-                "spec": {"template": {"spec": image_patch(ds, action.images, raw["spec"]["template"]["spec"])}}})
+                "spec": {"template": {"spec": image_patch(action.images, raw["spec"]["template"]["spec"])}}})
         elif isinstance(action, act.StartPrePull):
             self._start_pre_pull(raw_ds, action.images)
         elif isinstance(action, act.EndPrePull):
