@@ -57,6 +57,18 @@ class Bench:
         self.nodes, self.max_unavailable = nodes, max_unavailable
         self.runs = 0
 
+    def _remove(self, namespace: str) -> None:
+        """Wait until the namespace is gone, so no run overlaps with the previous one's clean-up."""
+        self.core.delete_namespace(namespace)
+
+        def gone() -> bool:
+            try:
+                self.core.read_namespace(namespace)
+                return False
+            except client.ApiException as exc:
+                return exc.status == 404
+        wait(gone, 600, f"namespace {namespace} deleted", 0.2)
+
     def _fresh_agent(self) -> str:
         self.runs += 1
         namespace = f"bench-{self.runs}"
@@ -79,7 +91,7 @@ class Bench:
                     and s.number_available == self.nodes and s.number_unavailable in (None, 0))
         wait(done, 1800, "native rollout")
         elapsed = time.monotonic() - started
-        self.core.delete_namespace(namespace)
+        self._remove(namespace)
         return elapsed
 
     def operator(self, canary: int) -> float:
@@ -95,7 +107,7 @@ class Bench:
                                                                "bench").get("status") or {}).get("phase")
              == "Succeeded", 1800, "operator rollout")
         elapsed = time.monotonic() - started
-        self.core.delete_namespace(namespace)
+        self._remove(namespace)
         return elapsed
 
 
