@@ -55,6 +55,13 @@ class State:
     config: dict = field(default_factory=dict)
 
 
+def load_state(directory: Path) -> State:
+    try:
+        return State(**json.loads((directory / "state.json").read_text()))
+    except (FileNotFoundError, ValueError):
+        return State()
+
+
 def state_dir(name: str) -> Path:
     root = Path(os.environ.get("CNIUPGRADE_CLUSTER_ROOT", DEFAULT_STATE_ROOT))
     return root / name
@@ -86,10 +93,7 @@ class LocalCluster:
 
     # ---- state -------------------------------------------------------------------------------------
     def _load_state(self) -> State:
-        try:
-            return State(**json.loads((self.dir / "state.json").read_text()))
-        except FileNotFoundError:
-            return State()
+        return load_state(self.dir)
 
     def _save_state(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -244,11 +248,7 @@ def reap_orphans(prefix: str) -> list[str]:
     for directory in sorted(root.glob(f"{prefix}*")):
         owner = directory.name[len(prefix):]
         if owner.isdigit() and not processes.alive(int(owner)):
-            try:
-                state = State(**json.loads((directory / "state.json").read_text()))
-            except (FileNotFoundError, ValueError):
-                state = State()
-            for pid in state.pids.values():
+            for pid in load_state(directory).pids.values():
                 processes.stop(pid, timeout=5)
             shutil.rmtree(directory, ignore_errors=True)
             reaped.append(directory.name)

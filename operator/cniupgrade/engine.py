@@ -21,13 +21,13 @@ from cniupgrade.api import models
 from cniupgrade.kube import uk8s
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.migrations import MigrationError, run_migration
-from cniupgrade.kube.preflight import PreflightReport, run_preflight
+from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, spec_digest
-from cniupgrade.rollout.observation import DaemonSetView
+from cniupgrade.rollout.observation import DaemonSetView, Observation
 
 log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 60.0
@@ -54,7 +54,7 @@ class PlanRunner:
         # (resourceVersion the status was written over, the status written): until the plan's watch delivers
         # our own write, the cache still shows the version before it, and we must not decide from that.
         self.own_write: tuple[str, models.UpgradePlanStatus] | None = None
-        self.preflight_cache: tuple[str, float, PreflightReport] | None = None
+        self.preflight_cache: tuple[str, float, Observation] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
         """Ask the loop to end and wait until it has: after this it writes nothing more."""
@@ -119,9 +119,7 @@ class PlanRunner:
         observation = self.view.observe()
         if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
                                           or status.spec_hash != spec_digest(spec)):
-            report = self._preflight(spec, observation)
-            observation = replace(observation, installed_version=report.installed_version, preflight=report.verdict,
-                                  excluded_nodes=report.excluded_nodes)
+            observation = self._preflight(spec, observation)
         decision = decide(spec, status, observation, generation)
         if self._wants_old_pods_report(spec, decision.status):
             decision.status = uk8s.report(self.api, decision.status, spec.uk8s.restart_old_pods)
@@ -132,16 +130,16 @@ class PlanRunner:
         self._carry_out(spec, decision, status, body["metadata"]["resourceVersion"])
         return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
 
-    def _preflight(self, spec: models.UpgradePlanSpec, observation) -> PreflightReport:
+    def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
         """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
         key = spec_digest(spec)
         cached = self.preflight_cache
         if cached and cached[0] == key and time.monotonic() - cached[1] < PREFLIGHT_MIN_INTERVAL:
-            return cached[2]
-        images = dict(observation.daemonset.images) if observation.daemonset else {}
-        result = run_preflight(self.api, spec, images, list(observation.nodes.values()))
-        self.preflight_cache = (key, time.monotonic(), result)
-        return result
+            return replace(observation, installed_version=cached[2].installed_version,
+                           preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
+        observation = with_preflight(self.api, spec, observation)
+        self.preflight_cache = (key, time.monotonic(), observation)
+        return observation
 
     def _ensure_view(self, namespace: str, ds_name: str, deployments: tuple[str, ...]) -> None:
         if self.view and (self.view.namespace, self.view.ds_name, self.view.deployment_names) == (

@@ -5,11 +5,10 @@ a finding severity from a fixed enum. Node names are never labels.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.rollout.observation import parse_time
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 PLAN = ("namespace", "plan")
@@ -36,7 +35,7 @@ reconcile_errors = Counter("cniupgrade_reconcile_errors_total", "Reconcile passe
 
 
 def _timestamp(text: str | None) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else 0.0
+    return parse_time(text).timestamp() if text else 0.0
 
 
 def observe(namespace: str, name: str, plugin: str, old: UpgradePlanStatus, new: UpgradePlanStatus) -> None:

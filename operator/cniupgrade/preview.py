@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TextIO
 
 import yaml
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from cniupgrade.api import models
 from cniupgrade.engine import daemonset_name
-from cniupgrade.kube.preflight import run_preflight
+from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
@@ -50,13 +50,9 @@ def preview(api: client.ApiClient, text: str) -> Preview:
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
                     profile_for(spec).control_plane(spec))
     try:
-        observation = view.observe()
+        observation = with_preflight(api, spec, view.observe())
     finally:
         view.stop()
-    images = dict(observation.daemonset.images) if observation.daemonset else {}
-    report = run_preflight(api, spec, images, list(observation.nodes.values()))
-    observation = replace(observation, installed_version=report.installed_version, preflight=report.verdict,
-                          excluded_nodes=report.excluded_nodes)
     return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
 
 

@@ -8,7 +8,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.kube.spiderpool import SERVED_VERSIONS, SpiderpoolReader, paginate
+from cniupgrade.kube.client import paginate
+from cniupgrade.kube.spiderpool import SERVED_VERSIONS, SpiderpoolReader
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.migrations import CannotDerive, new_auto_pool_labels
 

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from kubernetes import client
 
 from cniupgrade.api.models import Plugin, UpgradePlanSpec
-from cniupgrade.kube.spiderpool import SpiderpoolReader, paginate
+from cniupgrade.kube.client import paginate
+from cniupgrade.kube.spiderpool import SpiderpoolReader
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.plugins.spiderpool.checks import CHECKS as SPIDERPOOL_CHECKS
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
 from cniupgrade.preflight import generic_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
+from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.planner import NodeInfo
 
 
@@ -23,6 +25,14 @@ class PreflightReport:
     installed_version: str | None = None
     verdict: Verdict | None = None
     excluded_nodes: Mapping[str, str] = field(default_factory=dict)
+
+
+def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Observation) -> Observation:
+    """The observation with the plugin's pre-flight report folded in (installed version, checks, exclusions)."""
+    images = dict(observation.daemonset.images) if observation.daemonset else {}
+    report = run_preflight(api, spec, images, list(observation.nodes.values()))
+    return replace(observation, installed_version=report.installed_version, preflight=report.verdict,
+                   excluded_nodes=report.excluded_nodes)
 
 
 def run_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[str, str],

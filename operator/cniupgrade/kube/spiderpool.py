@@ -5,30 +5,20 @@ Lists are paginated and trimmed to the fields the checks read.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterator
+from typing import Callable
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from packaging.version import Version
 
 from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.kube.client import paginate
 from cniupgrade.plugins import helm
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot
 from cniupgrade.rollout.planner import NodeInfo
 
-PAGE = 500
 SERVED_VERSIONS = ("v2beta1", "v1")  # 0.3.x served only v1
-
-
-def paginate(list_fn: Callable, **kwargs) -> Iterator[dict]:
-    token = None
-    while True:
-        page = json.loads(list_fn(**kwargs, limit=PAGE, _continue=token, _preload_content=False).data)
-        yield from page.get("items") or []
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return
 
 
 def trim_pod(pod: dict) -> dict:

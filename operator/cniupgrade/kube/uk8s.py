@@ -9,7 +9,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api.models import NodeState, UpgradePlanStatus
-from cniupgrade.kube.spiderpool import paginate
+from cniupgrade.kube.client import paginate
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
 from cniupgrade.rollout.observation import parse_time
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from typing import Callable
 
 from kubernetes import client
@@ -19,6 +20,7 @@ from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, REVISION
 from cniupgrade.rollout.planner import NodeInfo
 
 SYNC_TIMEOUT = 30.0
+OWNER_RECHECK_SECONDS = 5.0
 
 
 def trim_pod(pod: dict) -> dict:
@@ -91,6 +93,7 @@ class PlanView:
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self._on_change = on_change
         self._revision_cache: tuple[tuple, str | None] | None = None
+        self._owner_seen: tuple[str, float, bool] | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set, on_change,
                                      namespace=namespace, field_selector=f"metadata.name={ds_name}").start()
         self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
@@ -140,17 +143,24 @@ class PlanView:
         return current
 
     def _other_owner_alive(self, owner: str | None) -> bool:
+        """Does the plan holding the DaemonSet still exist? A waiting plan is woken by every pod event of the
+        other plan's rollout, so the answer is kept for OWNER_RECHECK_SECONDS instead of a GET per event."""
         if not owner or owner == self.plan_key:
             return False
+        if self._owner_seen and self._owner_seen[0] == owner and \
+                time.monotonic() - self._owner_seen[1] < OWNER_RECHECK_SECONDS:
+            return self._owner_seen[2]
         namespace, _, name = owner.partition("/")
         try:
             client.CustomObjectsApi(self.api).get_namespaced_custom_object(
                 models.GROUP, models.VERSION, namespace, models.PLURAL, name)
-            return True
+            alive = True
         except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
+            if exc.status != 404:
+                raise
+            alive = False
+        self._owner_seen = (owner, time.monotonic(), alive)
+        return alive
 
     def observe(self) -> Observation:
         for cache in (self.daemonsets, self.probes, self.prepull, self.nodes, *self.deployments):

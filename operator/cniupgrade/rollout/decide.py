@@ -11,7 +11,7 @@ import datetime as dt
 from cniupgrade.api.models import TERMINAL_PHASES, NodeState, Phase, UpgradePlanSpec, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
-from cniupgrade.rollout.observation import Observation
+from cniupgrade.rollout.observation import Observation, parse_time
 from cniupgrade.rollout.preparation import Preparation
 from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, iso, spec_digest  # noqa: F401
 from cniupgrade.rollout.rollback import Rollback
@@ -119,8 +119,7 @@ class _Reconcile(Preparation, Rollback):
         delay = self.spec.rollout.batch_delay_seconds
         finished = self.status.last_batch_finished_at
         if delay and finished and index > 0:
-            remaining = delay - (self.obs.now - dt.datetime.fromisoformat(finished.replace("Z", "+00:00"))
-                                 ).total_seconds()
+            remaining = delay - (self.obs.now - parse_time(finished)).total_seconds()
             if remaining > 0:
                 self.wake_in(remaining)
                 return self.finish(Phase.rolling if index >= self.status.plan.canary_batches else Phase.canary,
@@ -151,7 +150,7 @@ class _Reconcile(Preparation, Rollback):
             if pod is not None and pod.revision != revision:
                 self.actions.append(act.DeletePod(pod.name, pod.uid, name))
                 continue
-            started = dt.datetime.fromisoformat(result.started_at.replace("Z", "+00:00"))
+            started = parse_time(result.started_at)
             elapsed = (self.obs.now - started).total_seconds()
             if pod is not None and pod.ready:
                 self.gate(name, started)
