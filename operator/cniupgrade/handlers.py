@@ -2,7 +2,6 @@
 the DaemonSet (the finalizer restores its original update strategy)."""
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
@@ -14,7 +13,6 @@ from cniupgrade.api import models
 from cniupgrade.engine import PlanRunner, daemonset_name
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.client import api_client
-from cniupgrade.rollout.observation import DaemonSetView
 
 RESOURCE = (models.GROUP, models.VERSION, models.PLURAL)
 _api: client.ApiClient | None = None
@@ -66,23 +64,14 @@ def _stop_runner(uid: str) -> None:
 
 @kopf.on.delete(*RESOURCE)
 def release(namespace: str, name: str, uid: str, spec: dict, logger, **_) -> None:
-    """Deleting a plan mid-rollout restores the DaemonSet's original update strategy (if the plan holds it)."""
+    """Deleting a plan: its DaemonSet gets its original update strategy back (if the plan holds it), and the
+    plan's pre-pull DaemonSet and probe pods are removed."""
     _stop_runner(uid)
     metrics.forget(namespace, name)
     try:
         plan_spec = models.UpgradePlanSpec.model_validate(spec)
         ds_name = daemonset_name(plan_spec)
-    except Exception:  # noqa: BLE001 - an invalid plan never took a DaemonSet
+    except Exception:  # noqa: BLE001 - an invalid plan never changed anything
         return
-    apps = client.AppsV1Api(shared_api())
-    try:
-        raw = apps.read_namespaced_daemon_set(ds_name, plan_spec.namespace, _preload_content=False)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return
-        raise
-    raw_ds = json.loads(raw.data)
-    ds = DaemonSetView.from_api(raw_ds)
-    if ds.owner == f"{namespace}/{name}":
-        Executor(shared_api(), namespace, name, uid).release(raw_ds, ds.recorded_original_strategy or {})
-        logger.info(f"released DaemonSet {plan_spec.namespace}/{ds_name}: update strategy restored")
+    for step in Executor(shared_api(), namespace, name, uid).clean_up(plan_spec.namespace, ds_name):
+        logger.info(step)

@@ -44,3 +44,14 @@ def test_a_node_that_cannot_pull_blocks_before_any_agent_pod_is_touched(admin_ap
     assert not prepull_daemonsets(admin_api, namespace)
     assert all(len(uids) == 2 for uids in recorder.uids_per_node().values())
     assert plans.condition("ImagesPulled")["status"] == "True"
+
+
+def test_deleting_a_plan_during_the_pre_pull_removes_the_pre_pull_daemonset(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, E2E_NODES)
+    plans.create(target=f"v2-unpullable-on-{BAD_NODE}")
+    wait_for(lambda: prepull_daemonsets(admin_api, namespace), 60, "the pre-pull DaemonSet")
+    plans.wait_phase("PrePulling", timeout=60)
+    plans.delete()
+    wait_for(lambda: not prepull_daemonsets(admin_api, namespace), 30, "the pre-pull DaemonSet removed")
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+    assert client.ApiClient().sanitize_for_serialization(ds.spec.update_strategy) == ORIGINAL_STRATEGY

@@ -75,9 +75,29 @@ class Executor:
         else:
             raise TypeError(f"unknown action {action!r}")
 
-    def release(self, raw_ds: dict | None, original_strategy: Mapping) -> None:
+    def clean_up(self, namespace: str, ds_name: str) -> list[str]:
+        """Everything a deleted plan leaves: the DaemonSet released, the pre-pull and probe pods removed."""
+        done = []
+        try:
+            raw_ds = json.loads(self.apps.read_namespaced_daemon_set(ds_name, namespace, _preload_content=False).data)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            raw_ds = None
+        if raw_ds and self.release(raw_ds, DaemonSetView.from_api(raw_ds).recorded_original_strategy or {}):
+            done.append(f"released DaemonSet {namespace}/{ds_name}: update strategy restored")
+        self._end_pre_pull(namespace)
+        probes = self.core.list_namespaced_pod(namespace, label_selector=f"{PROBE_LABEL}={self.plan_uid}").items
+        for probe in probes:
+            self._delete_pod(probe.metadata.name, namespace, uid=None)
+        if probes:
+            done.append(f"removed {len(probes)} probe pod(s)")
+        return done
+
+    def release(self, raw_ds: dict | None, original_strategy: Mapping) -> bool:
+        """Restore the strategy and drop our annotations, if this plan holds the DaemonSet; True if it did."""
         if raw_ds is None or (raw_ds["metadata"].get("annotations") or {}).get(OWNER_ANNOTATION) != self.owner_key:
-            return  # not ours (any more): nothing to restore
+            return False  # not ours (any more): nothing to restore
         strategy = dict(original_strategy) or {"type": "RollingUpdate"}
         if strategy.get("type") != "RollingUpdate":
             strategy.setdefault("rollingUpdate", None)
@@ -85,6 +105,7 @@ class Executor:
             "metadata": {"annotations": {OWNER_ANNOTATION: None, ORIGINAL_STRATEGY_ANNOTATION: None,
                                          PREVIOUS_IMAGES_ANNOTATION: None}},
             "spec": {"updateStrategy": strategy}})
+        return True
 
     @property
     def owner_key(self) -> str:
