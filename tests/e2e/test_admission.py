@@ -45,6 +45,8 @@ CASES = {
     "bad weekday": ({"window": {**WINDOW, "days": ["Funday"]}}, "spec.window.days[0]"),
     "no weekdays": ({"window": {**WINDOW, "days": []}}, "spec.window.days"),
     "unknown order": ({"rollout.order": "Random"}, "spec.rollout.order"),
+    "unknown mode": ({"rollout.mode": "Fast"}, "spec.rollout.mode"),
+    "batch delay in window mode": ({"rollout.batchDelaySeconds": 30}, "spec.rollout.batchDelaySeconds"),
     "unknown field": ({"rollout.maxUnavalable": 3}, "spec.rollout.maxUnavalable"),
     "paused as text": ({"paused": "yes"}, "spec.paused"),
     "bad namespace": ({"namespace": "Kube_System"}, "spec.namespace"),

@@ -83,3 +83,24 @@ def test_probe_pod_gates_every_node_and_is_removed(admin_api, namespace, operato
     remaining = lambda: [(p.metadata.name, p.status.phase, p.metadata.deletion_timestamp) for p in probe_pods()]
     wait_for(lambda: not remaining(), 30, f"probe pods removed (left: {remaining()})")
     assert plans.status()["counts"]["upgraded"] == NODES
+
+
+def test_batches_mode_is_lock_step_and_keeps_the_batch_delay(admin_api, namespace, operator, plans):
+    create_agent(admin_api, namespace, NODES)
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.create(rollout={"maxUnavailable": 8, "canary": {"count": 0}, "mode": "Batches",
+                              "batchDelaySeconds": 2})
+        plans.wait_phase("Succeeded", timeout=180)
+    batches = plans.status()["plan"]["batches"]
+    assert len(batches) == -(-NODES // 8)
+
+    def ready_after_deletion(node: str) -> float:
+        deleted = recorder.first_deletion_at(node)
+        return next(e.at for e in recorder.events if e.node == node and e.ready and e.at > deleted)
+
+    for previous, batch in zip(batches, batches[1:]):
+        last_ready = max(ready_after_deletion(n) for n in previous)
+        first_deleted = min(recorder.first_deletion_at(n) for n in batch)
+        # every node of the previous batch was back before the next started, and the delay was kept (the
+        # status clock has whole seconds, so at least 1 s of the 2 s is certain)
+        assert first_deleted - last_ready >= 1.0, (previous, batch, first_deleted - last_ready)

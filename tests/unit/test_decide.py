@@ -58,10 +58,12 @@ def test_canary_first_then_batches_then_release():
     assert d.status.phase is Phase.rolling and d.status.current_batch == 1
     # everything new and Ready: release the DaemonSet and succeed
     all_new = [pod(f"n{i}", NEW) for i in range(5)]
+    releases = []
     for _ in range(3):
         d = decide(plan_spec, d.status, observe(owner=PLAN, pods=all_new, now=T0 + dt.timedelta(seconds=9)), 1)
+        releases += kinds(d, act.ReleaseDaemonSet)
     assert d.status.phase is Phase.succeeded
-    assert kinds(d, act.ReleaseDaemonSet) == [act.ReleaseDaemonSet(ROLLING)]
+    assert releases == [act.ReleaseDaemonSet(ROLLING)]  # once, then the plan is terminal
     assert condition(d.status, "Ready").status == "True" and d.status.progress == "5/5"
     assert condition(d.status, "Reconciling").status == "False"
 

@@ -64,6 +64,11 @@ class NodeOrder(str, Enum):
     by_zone = "ByZone"
 
 
+class RolloutMode(str, Enum):
+    window = "Window"
+    batches = "Batches"
+
+
 class Phase(str, Enum):
     pending = "Pending"
     preflight = "Preflight"
@@ -139,13 +144,18 @@ class Rollout(ApiModel):
                 "must be a count of at least 1 or a percentage from 1% to 100%")]})]
     node_selector: Annotated[dict[str, str] | None, Field(
         default=None, description="Only nodes with these labels are upgraded; others keep the old agent.")]
+    mode: Annotated[RolloutMode, Field(default=RolloutMode.window, description=(
+        "How nodes after the canary are paced. Window: at most maxUnavailable nodes in flight, the next node in "
+        "the rollout order starts as soon as one passes its health gate (like the DaemonSet controller). "
+        "Batches: lock-step batches of maxUnavailable nodes; a batch starts once every node of the previous one "
+        "passed, batchDelaySeconds later. The canary always finishes before any other node starts."))]
     order: Annotated[NodeOrder, Field(default=NodeOrder.by_name, description=(
         "Rollout order. ByName: by node name. ByZone: zone by zone (topology.kubernetes.io/zone), "
         "by name within a zone, so a batch spans as few zones as possible."))]
     node_timeout_seconds: Annotated[int, Field(default=300, ge=10, le=86400, description=(
         "How long one node may take, from its old agent pod's deletion to passing the health gate."))]
     batch_delay_seconds: Annotated[int, Field(default=0, ge=0, le=86400,
-                                              description="Wait this long after a batch passes before the next.")]
+                                              description="Mode Batches: wait this long after a batch passes before the next.")]
     probe: Annotated[ProbePod, Field(default_factory=ProbePod, description="The per-node CNI smoke gate.",
                                      json_schema_extra=DEFAULT_EMPTY)]
 
@@ -262,6 +272,10 @@ SPEC_RULES = [
     cel("!has(self.window) || self.window.start != self.window.end",
         "window.start and window.end must differ (an empty window would never open)", ".window.end"),
     cel("self.plugin != 'generic' || has(self.daemonSet)", "the generic profile needs spec.daemonSet"),
+    cel("!has(self.rollout) || !has(self.rollout.batchDelaySeconds) || self.rollout.batchDelaySeconds == 0 || "
+        "(has(self.rollout.mode) && self.rollout.mode == 'Batches')",
+        "rollout.batchDelaySeconds needs rollout.mode: Batches (in Window mode a node starts as soon as another "
+        "passes)", ".rollout.batchDelaySeconds"),
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cniupgrade.api.models import TERMINAL_PHASES, NodeState, Phase, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.observation import Observation, parse_time
@@ -71,62 +71,120 @@ class _Reconcile(Preparation, Rollback):
             if node not in keep:
                 self.actions.append(act.DeleteProbe(probe.name))
 
+    def _failed(self) -> list[str]:
+        return [n for n, r in self.nodes.items() if r.state is NodeState.failed]
+
     def advance_batches(self) -> Decision:
         plan = self.status.plan
         waiting_for_probe = {n for n, r in self.nodes.items() if r.state is NodeState.upgrading}
         self.collect_probes(waiting_for_probe)
         if self.obs.prepull:  # left over from the pre-pull (say the operator stopped right after it)
             self.actions.append(act.EndPrePull())
-        failed = [n for n, r in self.nodes.items() if r.state is NodeState.failed]
-        if failed:
-            return self.on_failure(failed)
-        for index, batch in enumerate(plan.batches):
+        if self._failed():
+            return self.on_failure(self._failed())
+        # The canary is always lock-step; after it, Window mode slides (advance_window), Batches mode does not.
+        lock_step = plan.canary_batches if self.spec.rollout.mode is RolloutMode.window else len(plan.batches)
+        for index, batch in enumerate(plan.batches[:lock_step]):
             if all(self._node_done(n) for n in batch):
                 continue
             phase = Phase.canary if index < plan.canary_batches else Phase.rolling
-            started = any(n in self.nodes for n in batch)
-            if not started:
+            if not any(n in self.nodes for n in batch):
                 hold = self.hold_before_batch(index)
                 if hold:
                     return hold
-                self.event("BatchStarted", f"batch {index + 1}/{len(plan.batches)}"
-                                           f"{' (canary)' if phase is Phase.canary else ''}: {', '.join(batch)}")
+                self._batch_started(index)
             self.status = self.status.model_copy(update={"current_batch": index})
-            self.step_batch(batch)
-            failed = [n for n, r in self.nodes.items() if r.state is NodeState.failed]
-            if failed:
-                return self.on_failure(failed)
+            self.step_nodes(batch)
+            if self._failed():
+                return self.on_failure(self._failed())
             if all(self._node_done(n) for n in batch):
-                self.status = self.status.model_copy(update={"last_batch_finished_at": self.now})
-                self.event("BatchSucceeded", f"batch {index + 1}/{len(plan.batches)} passed its health gates")
+                self._batch_passed(index)
                 self.wake_in(0)  # the next batch starts on the next pass, decided afresh
             return self.finish(phase, "Progressing", f"batch {index + 1}/{len(plan.batches)}")
+        if lock_step < len(plan.batches):
+            sliding = self.advance_window(lock_step)
+            if sliding:
+                return sliding
         self.actions.append(act.ReleaseDaemonSet(self.status.original_update_strategy or {}))
         self.event("UpgradeSucceeded", f"all {sum(len(b) for b in plan.batches)} node(s) upgraded; "
                                        f"update strategy restored")
         return self.finish(Phase.succeeded, "Succeeded",
                            f"upgraded {sum(len(b) for b in plan.batches)} node(s) to {self.spec.target_version}")
 
+    def advance_window(self, first: int) -> Decision | None:
+        """At most maxUnavailable nodes in flight; the next node in plan order starts as soon as one passes.
+        Returns None once every node from batch `first` on is done."""
+        plan = self.status.plan
+        batch_of = {name: index for index, batch in enumerate(plan.batches[first:], start=first) for name in batch}
+        done_before = self._done_batches(first)
+        started_batches = {batch_of[n] for n in batch_of if n in self.nodes}
+        in_flight = [n for n in batch_of if n in self.nodes and not self._node_done(n)]
+        self.step_nodes(in_flight)
+        if self._failed():
+            return self.on_failure(self._failed())
+        in_flight = [n for n in in_flight if not self._node_done(n)]
+        unstarted = [n for n in batch_of if n not in self.nodes]
+        hold = None
+        room = plan.max_unavailable - len(in_flight)
+        if room > 0 and unstarted:
+            hold = self.hold_reason(batch_of[unstarted[0]])
+            if hold is None:
+                starting = unstarted[:room]
+                for index in sorted({batch_of[n] for n in starting} - started_batches):
+                    self._batch_started(index)
+                self.step_nodes(starting)
+                if self._failed():
+                    return self.on_failure(self._failed())
+                in_flight += [n for n in starting if not self._node_done(n)]
+        for index in sorted(self._done_batches(first) - done_before):
+            self._batch_passed(index)
+        remaining = [n for n in batch_of if not self._node_done(n)]
+        if not remaining:
+            return None
+        if not in_flight and hold:
+            return self.finish(*hold)
+        current = batch_of[remaining[0]]
+        self.status = self.status.model_copy(update={"current_batch": current})
+        message = f"batch {current + 1}/{len(plan.batches)}: {len(in_flight)} node(s) in flight"
+        return self.finish(Phase.rolling, "Progressing", message + (f"; then {hold[2]}" if hold else ""))
+
+    def _done_batches(self, first: int) -> set[int]:
+        batches = self.status.plan.batches
+        return {i for i in range(first, len(batches)) if all(self._node_done(n) for n in batches[i])}
+
+    def _batch_started(self, index: int) -> None:
+        plan = self.status.plan
+        canary = " (canary)" if index < plan.canary_batches else ""
+        self.event("BatchStarted", f"batch {index + 1}/{len(plan.batches)}{canary}: {', '.join(plan.batches[index])}")
+
+    def _batch_passed(self, index: int) -> None:
+        self.status = self.status.model_copy(update={"last_batch_finished_at": self.now})
+        self.event("BatchSucceeded", f"batch {index + 1}/{len(self.status.plan.batches)} passed its health gates")
+
     def hold_before_batch(self, index: int) -> Decision | None:
         """Pause, the maintenance window and the batch delay hold a batch that has not started."""
+        hold = self.hold_reason(index)
+        return self.finish(*hold) if hold else None
+
+    def hold_reason(self, index: int) -> tuple[Phase, str, str] | None:
         if self.spec.paused:
-            return self.finish(Phase.paused, "Paused", f"paused before batch {index + 1}; set spec.paused: false")
+            return Phase.paused, "Paused", f"paused before batch {index + 1}; set spec.paused: false"
         if self.spec.window and not windows.is_open(self.spec.window, self.obs.now):
             opens = windows.next_opening(self.spec.window, self.obs.now)
             self.wake_in((opens - self.obs.now).total_seconds())
-            return self.finish(Phase.waiting, "OutsideWindow",
-                               f"batch {index + 1} waits for the maintenance window opening at {iso(opens)}")
+            return (Phase.waiting, "OutsideWindow",
+                    f"batch {index + 1} waits for the maintenance window opening at {iso(opens)}")
         delay = self.spec.rollout.batch_delay_seconds
         finished = self.status.last_batch_finished_at
-        if delay and finished and index > 0:
+        if delay and finished and index > 0 and self.spec.rollout.mode is RolloutMode.batches:
             remaining = delay - (self.obs.now - parse_time(finished)).total_seconds()
             if remaining > 0:
                 self.wake_in(remaining)
-                return self.finish(Phase.rolling if index >= self.status.plan.canary_batches else Phase.canary,
-                                   "BatchDelay", f"batch {index + 1} starts in {remaining:.0f}s")
+                return (Phase.rolling if index >= self.status.plan.canary_batches else Phase.canary,
+                        "BatchDelay", f"batch {index + 1} starts in {remaining:.0f}s")
         return None
 
-    def step_batch(self, batch: list[str]) -> None:
+    def step_nodes(self, batch: list[str]) -> None:
         timeout = self.spec.rollout.node_timeout_seconds
         revision = self.obs.current_revision
         not_ready = [n for n in batch if not self._node_done(n) and not self.obs.nodes[n].ready]

@@ -1,0 +1,135 @@
+"""Pacing after the canary: Window mode slides (the next node starts as one passes), Batches mode is lock-step."""
+from __future__ import annotations
+
+import datetime as dt
+
+from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.decide import decide
+from tests.unit.builders import NEW, PLAN, T0, observe, pod, spec
+
+NODES = 7  # canary n0, then batches [n1 n2] [n3 n4] [n5 n6] at maxUnavailable 2
+
+
+def deleted(decision) -> list[str]:
+    return [a.node for a in decision.actions if isinstance(a, act.DeletePod)]
+
+
+def reasons(decision) -> list[str]:
+    return [e.reason for e in decision.events]
+
+
+def ready(decision):
+    return next(c for c in decision.status.conditions if c.type == "Ready")
+
+
+def pods(new: set[str], not_ready: frozenset[str] = frozenset()) -> list:
+    return [pod(f"n{i}", NEW if f"n{i}" in new else "rev-old", ready=f"n{i}" not in not_ready)
+            for i in range(NODES)]
+
+
+class Run:
+    """Feeds each decision's status into the next one, with the pods the test says are there."""
+
+    def __init__(self, **spec_kw):
+        self.spec = spec(**spec_kw)
+        self.status = decide(self.spec, UpgradePlanStatus(), observe(NODES), 1).status
+        self.seconds = 0
+
+    def step(self, new: set[str], not_ready: frozenset[str] = frozenset()):
+        self.seconds += 1
+        d = decide(self.spec, self.status, observe(NODES, pods=pods(new, not_ready), owner=PLAN,
+                                                   now=T0 + dt.timedelta(seconds=self.seconds)), 1)
+        self.status = d.status
+        return d
+
+    def in_flight(self) -> set[str]:
+        return {r.name for r in self.status.nodes if r.state is NodeState.upgrading}
+
+    def through_canary(self) -> None:
+        assert deleted(self.step(set())) == ["n0"]
+        assert "BatchSucceeded" in reasons(self.step({"n0"}))
+
+
+def test_window_mode_starts_the_next_node_as_soon_as_one_passes():
+    run = Run()  # Window is the default
+    assert run.spec.rollout.mode.value == "Window"
+    run.through_canary()
+    d = run.step({"n0"})
+    assert deleted(d) == ["n1", "n2"] and reasons(d) == ["BatchStarted", "PhaseRolling"]
+    # n1 passes while n2 is still coming up: n3 starts in the same pass, the window stays at 2
+    d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n2"}))
+    assert deleted(d) == ["n3"] and run.in_flight() == {"n2", "n3"}
+    assert reasons(d) == ["BatchStarted"]  # batch 3 began; batch 2 has not passed yet
+    assert d.status.phase is Phase.rolling and ready(d).message == "batch 2/4: 2 node(s) in flight"
+    # n2 passes: batch 2 is done and n4 starts
+    d = run.step({"n0", "n1", "n2", "n3"}, not_ready=frozenset({"n3"}))
+    assert deleted(d) == ["n4"] and "BatchSucceeded" in reasons(d) and run.in_flight() == {"n3", "n4"}
+    assert d.status.last_batch_finished_at
+    # everything passes: the rest starts, then the plan succeeds and releases the DaemonSet exactly once
+    every = {f"n{i}" for i in range(NODES)}
+    d = run.step({"n0", "n1", "n2", "n3", "n4"})
+    assert deleted(d) == ["n5", "n6"]
+    d = run.step(every)
+    assert d.status.phase is Phase.succeeded and d.status.counts.upgraded == NODES
+    assert [a for a in d.actions if isinstance(a, act.ReleaseDaemonSet)]
+
+
+def test_window_mode_never_has_more_than_max_unavailable_in_flight():
+    run = Run(rollout={"maxUnavailable": 3, "canary": {"count": 0}})
+    new: set[str] = set()
+    started: list[str] = []
+    while run.status.phase is not Phase.succeeded:
+        d = run.step(new)
+        started += [n for n in deleted(d) if n not in started]  # a pod not yet replaced is deleted again
+        assert len(run.in_flight()) <= 3
+        # the oldest node in flight comes up each pass, one at a time
+        flight = sorted(run.in_flight())
+        if flight:
+            new.add(flight[0])
+        assert run.seconds < 50
+    assert started == [f"n{i}" for i in range(NODES)]  # plan order, each once
+
+
+def test_batches_mode_waits_for_the_whole_batch():
+    run = Run(rollout={"mode": "Batches"})
+    run.through_canary()
+    assert deleted(run.step({"n0"})) == ["n1", "n2"]
+    # n1 passes, n2 does not yet: nothing new starts
+    d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n2"}))
+    assert deleted(d) == [] and run.in_flight() == {"n2"}
+    d = run.step({"n0", "n1", "n2"})
+    assert "BatchSucceeded" in reasons(d) and deleted(d) == []
+    assert deleted(run.step({"n0", "n1", "n2"})) == ["n3", "n4"]
+
+
+def test_batch_delay_holds_the_next_batch_in_batches_mode():
+    run = Run(rollout={"mode": "Batches", "batchDelaySeconds": 30})
+    run.through_canary()
+    d = run.step({"n0"})
+    assert deleted(d) == [] and d.requeue_after and 25 < d.requeue_after <= 30
+    assert ready(d).reason == "BatchDelay" and ready(d).message == "batch 2 starts in 29s"
+
+
+def test_pause_in_window_mode_lets_nodes_in_flight_finish_and_starts_none():
+    run = Run()
+    run.through_canary()
+    assert deleted(run.step({"n0"})) == ["n1", "n2"]
+    run.spec = run.spec.model_copy(update={"paused": True})
+    d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n2"}))
+    assert deleted(d) == [] and run.in_flight() == {"n2"} and d.status.phase is Phase.rolling
+    d = run.step({"n0", "n1", "n2"})
+    assert deleted(d) == [] and d.status.phase is Phase.paused and not run.in_flight()
+    assert ready(d).message == "paused before batch 3; set spec.paused: false"
+    run.spec = run.spec.model_copy(update={"paused": False})
+    assert deleted(run.step({"n0", "n1", "n2"})) == ["n3", "n4"]
+
+
+def test_a_failure_in_window_mode_starts_nothing_more():
+    run = Run(rollout={"maxUnavailable": 2, "nodeTimeoutSeconds": 10})
+    run.through_canary()
+    assert deleted(run.step({"n0"})) == ["n1", "n2"]
+    run.seconds += 30  # n2 never becomes Ready: past its timeout
+    d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n2"}))
+    assert deleted(d) == [] and d.status.phase is Phase.failed
+    assert {r.name: r.state for r in d.status.nodes}["n2"] is NodeState.failed
