@@ -28,6 +28,7 @@ from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
+from cniupgrade.status_book import StatusBook
 
 log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 60.0
@@ -51,9 +52,7 @@ class PlanRunner:
         self.backoff = 0.5
         self.stop_requested = threading.Event()
         self.finished = threading.Event()
-        # (resourceVersion the status was written over, the status written): until the plan's watch delivers
-        # our own write, the cache still shows the version before it, and we must not decide from that.
-        self.own_write: tuple[str, models.UpgradePlanStatus] | None = None
+        self.status_book = StatusBook()
         self.preflight_cache: tuple[str, float, Observation] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
@@ -71,10 +70,19 @@ class PlanRunner:
                 delay = self._step()
                 self._sleep(delay, stopped)
         finally:
+            if not self.stop_requested.is_set():
+                self._flush_status()
             self.plan.stop()
             if self.view:
                 self.view.stop()
             self.finished.set()
+
+    def _flush_status(self) -> None:
+        """On the way out, write what was decided but not yet written (best effort: it can be re-derived)."""
+        try:
+            self._write_status(urgent=True)
+        except Exception as exc:  # noqa: BLE001 - shutting down; the next leader re-derives it
+            log.warning("plan %s/%s: last status not written: %s", self.namespace, self.name, exc)
 
     def _sleep(self, seconds: float, stopped) -> None:
         deadline = time.monotonic() + seconds
@@ -107,9 +115,7 @@ class PlanRunner:
         if body is None or body["metadata"].get("deletionTimestamp"):
             return IDLE_RECHECK_SECONDS
         generation = body["metadata"].get("generation", 0)
-        status = parse_status(body)
-        if self.own_write and body["metadata"]["resourceVersion"] == self.own_write[0]:
-            status = self.own_write[1]  # the cache has not caught up with our last write yet
+        status = self.status_book.base(body, parse_status)
         try:
             spec = models.UpgradePlanSpec.model_validate(body.get("spec") or {})
             ds_name = daemonset_name(spec)
@@ -127,8 +133,9 @@ class PlanRunner:
                 f"{decision.status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old "
                 f"network features until recreated" + (f"; restarted {', '.join(decision.status.restarted_workloads)}"
                                                         if decision.status.restarted_workloads else ""))))
-        self._carry_out(spec, decision, status, body["metadata"]["resourceVersion"])
-        return IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
+        write_in = self._carry_out(spec, decision, status)
+        delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
+        return delay if write_in is None else min(delay, write_in)
 
     def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
         """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
@@ -165,25 +172,37 @@ class PlanRunner:
             raise
         self.executor.post_event(act.Event("Normal", "MigrationApplied", f"{migration.id}: {message}"))
 
-    def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision, status: models.UpgradePlanStatus,
-                   seen_version: str) -> None:
+    def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision,
+                   status: models.UpgradePlanStatus) -> float | None:
+        """Act, then record the status; returns when a deferred status write is due (None: nothing pending)."""
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
         for action in decision.actions:
             if self.stop_requested.is_set():
-                return  # the plan is being deleted: its finalizer releases the DaemonSet
+                return None  # the plan is being deleted: its finalizer releases the DaemonSet
             if isinstance(action, act.RunMigration):
                 self._migrate(spec, action)
             else:
                 self.executor.run(action, ds, raw_ds)
-        if decision.status != status and not self.stop_requested.is_set():
-            self.executor.write_status(decision.status)
-            self.own_write = (seen_version, decision.status)
+        self.status_book.record(decision.status)
+        urgent = bool(decision.events) or decision.status.phase != status.phase
+        write_in = self._write_status(urgent)
         metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})
             self.executor.post_event(event)
+        return write_in
+
+    def _write_status(self, urgent: bool) -> float | None:
+        """Write the decided status if it is due; returns seconds until a deferred write is due."""
+        due = self.status_book.due(urgent)
+        if due is None or self.stop_requested.is_set():
+            return None
+        if due > 0:
+            return due
+        self.status_book.wrote(self.executor.write_status(self.status_book.decided))
+        return None
 
     def _invalid(self, status: models.UpgradePlanStatus, generation: int, message: str) -> float:
         now = iso(dt.datetime.now(dt.timezone.utc))
@@ -191,9 +210,8 @@ class PlanRunner:
             "observed_generation": generation, "phase": models.Phase.failed,
             "conditions": cond.lifecycle_conditions(status.conditions, models.Phase.failed, "InvalidSpec", message,
                                                     now, generation)})
-        if new != status:
-            self.executor.write_status(new)
-            self.own_write = None
+        self.status_book.record(new)
+        self._write_status(urgent=True)
         return IDLE_RECHECK_SECONDS
 
 

@@ -1,0 +1,57 @@
+"""Which status the next decision starts from, and when a decided status is worth a write.
+
+The loop decides faster than status writes are useful: per-node progress is written at most every
+WRITE_INTERVAL, while phase changes, events and anything terminal are written at once. Between writes the
+decided status lives here. Losing it (a crash) is safe: every node's state is re-derived from its pods.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cniupgrade.api import models
+
+WRITE_INTERVAL = 0.5
+
+
+@dataclass
+class StatusBook:
+    decided: models.UpgradePlanStatus | None = None  # our latest decision, written or not
+    written: models.UpgradePlanStatus | None = None  # the status the API server holds
+    versions: set[str] = field(default_factory=set)  # resourceVersions whose status is `written` or older
+    latest: str | None = None  # the resourceVersion our last write produced
+    last_write: float = 0.0
+
+    def base(self, body: dict, parse: Callable[[dict], models.UpgradePlanStatus]) -> models.UpgradePlanStatus:
+        """The status to decide from: ours while the stored one is ours (the watch may lag behind our write),
+        else what is stored (someone else wrote it)."""
+        version = body["metadata"]["resourceVersion"]
+        if self.decided is not None and version in self.versions:
+            if version == self.latest:
+                self.versions = {version}  # the watch caught up with our last write
+            return self.decided
+        stored = parse(body)
+        if self.decided is not None and stored == self.written:
+            self.versions = {version}  # e.g. a spec or annotation change, or the watch caught up
+            return self.decided
+        self.decided = self.written = stored
+        self.versions = {version}
+        return stored
+
+    def record(self, status: models.UpgradePlanStatus) -> None:
+        self.decided = status
+
+    def due(self, urgent: bool, now: float | None = None) -> float | None:
+        """None: nothing to write. 0: write now. Otherwise seconds until the write is due."""
+        if self.decided is None or self.decided == self.written:
+            return None
+        if urgent:
+            return 0.0
+        return max(0.0, self.last_write + WRITE_INTERVAL - (time.monotonic() if now is None else now))
+
+    def wrote(self, new_version: str, now: float | None = None) -> None:
+        self.written = self.decided
+        self.versions.add(new_version)
+        self.latest = new_version
+        self.last_write = time.monotonic() if now is None else now

@@ -1,0 +1,53 @@
+"""Status writes are coalesced, and the loop never decides from a status older than its own."""
+from __future__ import annotations
+
+from cniupgrade.api.models import Phase, UpgradePlanStatus
+from cniupgrade.engine import parse_status
+from cniupgrade.status_book import WRITE_INTERVAL, StatusBook
+
+
+def body(version: str, status: UpgradePlanStatus | None = None) -> dict:
+    return {"metadata": {"name": "p", "resourceVersion": version},
+            "status": status.model_dump(mode="json", by_alias=True) if status else {}}
+
+
+S1 = UpgradePlanStatus(phase=Phase.rolling, progress="1/10")
+S2 = UpgradePlanStatus(phase=Phase.rolling, progress="2/10")
+S3 = UpgradePlanStatus(phase=Phase.rolling, progress="3/10")
+
+
+def test_progress_is_written_at_most_every_interval_and_urgent_changes_at_once():
+    book = StatusBook()
+    assert book.base(body("1"), parse_status) == UpgradePlanStatus()
+    assert book.due(urgent=False, now=100.0) is None  # nothing decided yet
+    book.record(S1)
+    assert book.due(urgent=False, now=100.0) == 0.0  # first write: no write happened in the last interval
+    book.wrote("2", now=100.0)
+    book.record(S2)
+    assert abs(book.due(urgent=False, now=100.1) - (WRITE_INTERVAL - 0.1)) < 1e-9  # deferred
+    assert book.due(urgent=True, now=100.1) == 0.0
+    assert book.due(urgent=False, now=100.0 + WRITE_INTERVAL) == 0.0
+    book.wrote("3", now=100.6)
+    assert book.due(urgent=True, now=100.7) is None  # written: nothing pending
+
+
+def test_the_loop_decides_from_its_own_unwritten_status_while_the_watch_lags():
+    book = StatusBook()
+    book.base(body("1"), parse_status)
+    book.record(S1)
+    book.wrote("2")
+    book.record(S2)  # decided, not written yet
+    assert book.base(body("1"), parse_status) == S2  # the cache has not seen our write
+    assert book.base(body("2", S1), parse_status) == S2  # it has; S2 is still ahead
+    # someone else changed the object (say the spec) without touching the status: still ours
+    assert book.base(body("7", S1), parse_status) == S2
+
+
+def test_a_status_written_by_someone_else_wins():
+    book = StatusBook()
+    book.base(body("1"), parse_status)
+    book.record(S1)
+    book.wrote("2")
+    book.record(S2)
+    assert book.base(body("9", S3), parse_status) == S3
+    assert book.due(urgent=True) is None  # their status is what is stored: nothing of ours to write
