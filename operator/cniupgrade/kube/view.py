@@ -1,6 +1,8 @@
 """What one plan watches: its DaemonSet, the DaemonSet's pods, its probe pods, and the nodes.
 
 Each is a WatchCache scoped by namespace, label or field selector, so the loop reads memory, not the API.
+Pods and nodes are kept as the small frozen views decisions read, converted once per watch event rather
+than once per pass.
 """
 from __future__ import annotations
 
@@ -23,34 +25,11 @@ SYNC_TIMEOUT = 30.0
 OWNER_RECHECK_SECONDS = 5.0
 
 
-def trim_pod(pod: dict) -> dict:
-    """Keep what decisions read; managedFields and the spec's bulk are dropped."""
-    meta, status = pod["metadata"], pod.get("status") or {}
-    return {
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "labels", "deletionTimestamp",
-                                          "creationTimestamp", "resourceVersion") if k in meta},
-        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
-        "status": {"phase": status.get("phase"), "podIP": status.get("podIP"),
-                   "conditions": [{"type": c.get("type"), "status": c.get("status")}
-                                  for c in status.get("conditions") or []],
-                   "containerStatuses": [{"state": {k: v for k, v in (s.get("state") or {}).items()
-                                                    if k in ("waiting", "running", "terminated")}}
-                                         for s in status.get("containerStatuses") or []]},
-    }
-
-
-def trim_node(node: dict) -> dict:
-    meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
-    return {"metadata": {"name": meta["name"], "labels": meta.get("labels") or {}},
-            "spec": {"unschedulable": spec.get("unschedulable", False)},
-            "status": {"conditions": [{"type": c.get("type"), "status": c.get("status")}
-                                      for c in status.get("conditions") or [] if c.get("type") == "Ready"]}}
-
-
 def node_info(node: dict) -> NodeInfo:
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
-    return NodeInfo(name=node["metadata"]["name"], labels=node["metadata"]["labels"], ready=ready,
-                    schedulable=not node["spec"]["unschedulable"])
+    meta, status = node["metadata"], node.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return NodeInfo(name=meta["name"], labels=meta.get("labels") or {}, ready=ready,
+                    schedulable=not (node.get("spec") or {}).get("unschedulable", False))
 
 
 def selector_string(match_labels: dict[str, str]) -> str:
@@ -70,7 +49,7 @@ class NodeCache:
             cls._listeners.append(on_change)
             if cls._instance is None:
                 cls._instance = WatchCache("nodes", client.CoreV1Api(api).list_node, cls._notify,
-                                           transform=trim_node).start()
+                                           transform=node_info).start()
             return cls._instance
 
     @classmethod
@@ -96,10 +75,12 @@ class PlanView:
         self._owner_seen: tuple[str, float, bool] | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set, on_change,
                                      namespace=namespace, field_selector=f"metadata.name={ds_name}").start()
-        self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
-                                 namespace=namespace, label_selector=f"{PROBE_LABEL}={plan_uid}").start()
-        self.prepull = WatchCache(f"prepull-{plan_uid}", self.core.list_namespaced_pod, on_change, transform=trim_pod,
-                                  namespace=namespace, label_selector=f"{PREPULL_LABEL}={plan_uid}").start()
+        self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change,
+                                 transform=ProbePod.from_api, namespace=namespace,
+                                 label_selector=f"{PROBE_LABEL}={plan_uid}").start()
+        self.prepull = WatchCache(f"prepull-{plan_uid}", self.core.list_namespaced_pod, on_change,
+                                  transform=PrePullPod.from_api, namespace=namespace,
+                                  label_selector=f"{PREPULL_LABEL}={plan_uid}").start()
         self.deployment_names = deployments
         self.deployments = [WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment, on_change,
                                        namespace=namespace, field_selector=f"metadata.name={name}").start()
@@ -121,7 +102,7 @@ class PlanView:
                 self.pods.stop()
             self._pod_selector = selector
             self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                   self._on_change, transform=trim_pod, namespace=self.namespace,
+                                   self._on_change, transform=AgentPod.from_api, namespace=self.namespace,
                                    label_selector=selector).start()
         return self.pods
 
@@ -168,9 +149,9 @@ class PlanView:
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
         now = dt.datetime.now(dt.timezone.utc)
         raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
-        nodes = {n["metadata"]["name"]: node_info(n) for n in self.nodes.items()}
-        probes = {p.node: p for p in map(ProbePod.from_api, self.probes.items()) if p.node}
-        prepull = {p.node: p for p in map(PrePullPod.from_api, self.prepull.items()) if p.node}
+        nodes = {n.name: n for n in self.nodes.items()}
+        probes = {p.node: p for p in self.probes.items() if p.node}
+        prepull = {p.node: p for p in self.prepull.items() if p.node}
         control_plane = tuple(DeploymentView.from_api(d) for cache in self.deployments for d in cache.items())
         if raw_ds is None:
             return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
@@ -181,6 +162,6 @@ class PlanView:
         ds = DaemonSetView.from_api(raw_ds)
         return Observation(now=now, plan_key=self.plan_key, daemonset=ds,
                            current_revision=self._current_revision(raw_ds),
-                           pods=tuple(AgentPod.from_api(p) for p in pods_cache.items()), nodes=nodes, probes=probes,
+                           pods=tuple(pods_cache.items()), nodes=nodes, probes=probes,
                            prepull=prepull, control_plane=control_plane,
                            other_owner_alive=self._other_owner_alive(ds.owner))

@@ -1,7 +1,7 @@
-"""A small informer: paginated list, then watch from its resourceVersion, into a dict of raw objects.
+"""A small informer: paginated list, then watch from its resourceVersion, into a dict of objects.
 
-Objects stay plain JSON dicts, trimmed by a transform (like client-go's TransformFunc), so a cache of
-thousands of pods costs little memory and no model deserialization. `on_change` is called after every
+Each object is kept as its transform makes it (like client-go's TransformFunc): a trimmed dict or the small
+view the caller reads, so a cache of thousands of pods costs little memory and no model deserialization. `on_change` is called after every
 change, which is how the reconcile loop is woken instead of polling.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
@@ -28,11 +28,11 @@ def _key(obj: dict) -> str:
 
 class WatchCache:
     def __init__(self, name: str, list_fn: Callable, on_change: Callable[[], None],
-                 transform: Callable[[dict], dict] = lambda o: o, **list_kwargs):
+                 transform: Callable[[dict], Any] = lambda o: o, **list_kwargs):
         self.name = name
         self._list_fn, self._kwargs = list_fn, list_kwargs
         self._on_change, self._transform = on_change, transform
-        self._items: dict[str, dict] = {}
+        self._items: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._synced = threading.Event()
         self._stopped = threading.Event()
@@ -61,11 +61,11 @@ class WatchCache:
     def synced(self) -> bool:
         return self._synced.is_set()
 
-    def items(self) -> list[dict]:
+    def items(self) -> list[Any]:
         with self._lock:
             return list(self._items.values())
 
-    def get(self, namespace: str, name: str) -> dict | None:
+    def get(self, namespace: str, name: str) -> Any | None:
         with self._lock:
             return self._items.get(f"{namespace}/{name}")
 
@@ -90,7 +90,7 @@ class WatchCache:
                 backoff = min(backoff * 2, 10)
 
     def _list(self) -> str:
-        items: dict[str, dict] = {}
+        items: dict[str, Any] = {}
         token = None
         while True:
             response = self._list_fn(**self._kwargs, limit=PAGE_SIZE, _continue=token, _preload_content=False)
