@@ -1,133 +1,53 @@
-"""python -m bench: the operator's rollout against the DaemonSet controller's own RollingUpdate.
+"""python -m bench: the operator's rollout against the DaemonSet controller's own RollingUpdate, and the
+Spiderpool pre-flight at scale.
 
-Same cluster, same node count, same pod-ready delay, same maxUnavailable; runs alternate, several times.
-Prints medians, the ratio operator/native, the ideal (batches x ready delay), the gap between a batch passing
-and the next batch's first pod deletion (from the operator's JSON log), and the operator's peak RSS.
+Rollouts: same cluster, node count, pod-ready delay and maxUnavailable; runs alternate after an untimed
+warm-up. Prints medians, the ratio operator/native, the ideal (batches x ready delay), how fast a freed slot
+is refilled (pod watch), the operator's API requests per node upgraded (audit log, as its own ServiceAccount),
+and its peak RSS, also after adding many unrelated pods.
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
-import re
 import statistics
 import subprocess
 import sys
-import time
+from collections import Counter
 from pathlib import Path
 
-from kubernetes import client
-
-from localcluster import build
+from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client
 from localcluster.processes import free_port
 
+from bench import audit, crowd
+from bench.preflight import preflight_bench
+from bench.rollout import Rollouts, Run
+
 REPO = Path(__file__).resolve().parent.parent
-LABELS = {"app": "bench-agent"}
+OPERATOR_NAMESPACE, OPERATOR_SA = "cniupgrade-system", "cniupgrade"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
 
 
-def daemonset(max_unavailable: int) -> dict:
-    return {"metadata": {"name": "agent"}, "spec": {
-        "selector": {"matchLabels": LABELS},
-        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable,
-                                                                      "maxSurge": 0}},
-        "template": {"metadata": {"labels": LABELS}, "spec": {
-            "hostNetwork": True, "tolerations": [{"operator": "Exists"}],
-            "containers": [{"name": "agent", "image": "example.com/bench/agent:v1"}]}}}}
+def install_operator(cluster: LocalCluster) -> Path:
+    """The CRD and the operator's RBAC as deploy/ ships them; returns a kubeconfig of its ServiceAccount."""
+    kubectl = [str(cluster.binaries.path("kubectl")), f"--kubeconfig={cluster.kubeconfig}"]
+    for path in ("crds/upgradeplan.yaml", "deploy/namespace.yaml", "deploy/rbac.yaml"):
+        subprocess.run([*kubectl, "apply", "--server-side", "-f", str(REPO / path)], check=True, capture_output=True)
+    subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/upgradeplans.cniupgrade.io",
+                    "--timeout=60s"], check=True, capture_output=True)
+    return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
 
 
-def wait(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(what)
-
-
-class Bench:
-    def __init__(self, cluster: LocalCluster, nodes: int, max_unavailable: int):
-        self.api = api_client(cluster.kubeconfig)
-        self.core, self.apps = client.CoreV1Api(self.api), client.AppsV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.nodes, self.max_unavailable = nodes, max_unavailable
-        self.runs = 0
-
-    def _remove(self, namespace: str) -> None:
-        """Wait until the namespace is gone, so no run overlaps with the previous one's clean-up."""
-        self.core.delete_namespace(namespace)
-
-        def gone() -> bool:
-            try:
-                self.core.read_namespace(namespace)
-                return False
-            except client.ApiException as exc:
-                return exc.status == 404
-        wait(gone, 600, f"namespace {namespace} deleted", 0.2)
-
-    def _fresh_agent(self) -> str:
-        self.runs += 1
-        namespace = f"bench-{self.runs}"
-        self.core.create_namespace({"metadata": {"name": namespace}})
-        self.apps.create_namespaced_daemon_set(namespace, daemonset(self.max_unavailable))
-        wait(lambda: (self.apps.read_namespaced_daemon_set("agent", namespace).status.number_ready or 0)
-             == self.nodes, 600, "agent ready", 0.5)
-        return namespace
-
-    def native(self) -> float:
-        namespace = self._fresh_agent()
-        started = time.monotonic()
-        self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {"template": {"spec": {
-            "containers": [{"name": "agent", "image": "example.com/bench/agent:v2"}]}}}})
-
-        def done():
-            ds = self.apps.read_namespaced_daemon_set("agent", namespace)
-            s = ds.status
-            return (s.observed_generation == ds.metadata.generation and s.updated_number_scheduled == self.nodes
-                    and s.number_available == self.nodes and s.number_unavailable in (None, 0))
-        wait(done, 1800, "native rollout")
-        elapsed = time.monotonic() - started
-        self._remove(namespace)
-        return elapsed
-
-    def operator(self, canary: int) -> float:
-        namespace = self._fresh_agent()
-        started = time.monotonic()
-        self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
-            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
-            "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
-                     "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
-                     "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
-                                 "nodeTimeoutSeconds": 600}}})
-        wait(lambda: (self.custom.get_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
-                                                               "bench").get("status") or {}).get("phase")
-             == "Succeeded", 1800, "operator rollout")
-        elapsed = time.monotonic() - started
-        self._remove(namespace)
-        return elapsed
-
-
-def batch_gaps(log: Path) -> list[float]:
-    """Seconds from a batch passing (not the last) to the same plan's next pod deletion, from the JSON log."""
-    gaps, passed = [], {}  # plan -> when its latest non-final batch passed
-    for line in log.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not entry.get("timestamp") or not entry.get("plan"):
-            continue
-        seconds = dt.datetime.fromisoformat(entry["timestamp"]).timestamp()
-        batch = re.search(r"batch (\d+)/(\d+) passed", entry.get("message", ""))
-        if entry.get("step") == "BatchSucceeded" and batch and batch[1] != batch[2]:
-            passed[entry["plan"]] = seconds
-        elif entry.get("action") == "DeletePod" and entry["plan"] in passed:
-            gaps.append(seconds - passed.pop(entry["plan"]))
-    return gaps
+def start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
+                                 f"--metrics-port={free_port()}", "--log-format=json"],
+                                env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=out,
+                                stderr=subprocess.STDOUT)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -142,37 +62,83 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else float("nan")
 
 
-def run(nodes: int, max_unavailable: int, ready_ms: int, trials: int) -> dict:
+def requests_per_node(cluster: LocalCluster, runs: list[Run], nodes: int) -> dict:
+    total: Counter = Counter()
+    for run in runs:
+        total += audit.requests_between(cluster.audit_log(), OPERATOR_USER, run.started_at, run.ended_at)
+    per_node = {k: v / (nodes * len(runs)) for k, v in total.items()}
+    return {"reads": per_node.get("read", 0.0), "writes": per_node.get("write", 0.0),
+            "byVerb": {k: round(v, 3) for k, v in sorted(per_node.items()) if " " in k}}
+
+
+def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
     cluster = LocalCluster("bench", build.ensure_built())
-    cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms))
-    log = cluster.dir / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    subprocess.run([str(cluster.binaries.path("kubectl")), "apply", "-f", str(REPO / "crds" / "upgradeplan.yaml")],
-                   env=env, check=True, capture_output=True)
-    time.sleep(1)
-    with open(log, "wb") as out:
-        operator = subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
-                                     f"--metrics-port={free_port()}", "--log-format=json"], env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)
+    cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,)))
+    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log")
     try:
-        bench = Bench(cluster, nodes, max_unavailable)
+        api = api_client(cluster.kubeconfig)
+        rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid})
+        rollouts.operator(canary=0)  # warm-up: the operator's first plan pays its start-up
         native, ours = [], []
         for _ in range(trials):  # alternate, so drift hits both alike
-            native.append(bench.native())
-            ours.append(bench.operator(canary=0))
-        with_canary = bench.operator(canary=1)
+            native.append(rollouts.native())
+            ours.append(rollouts.operator(canary=0))
+        with_canary = rollouts.operator(canary=1)
         rss = peak_rss_mib(operator.pid)
+        crowded = None
+        if crowd_pods:
+            crowd.create(api, crowd_pods)
+            crowded = rollouts.operator(canary=0)
+        crowded_rss = peak_rss_mib(operator.pid)
+        requests = requests_per_node(cluster, ours, nodes)
     finally:
         operator.terminate()
         operator.wait(30)
         cluster.down()
-    gaps = batch_gaps(log)
-    ideal = math.ceil(nodes / max_unavailable) * ready_ms / 1000
+    median_native = statistics.median(r.seconds for r in native)
+    median_ours = statistics.median(r.seconds for r in ours)
+    refill_native = [d for r in native for d in r.refill_delays]
+    refill_ours = [d for r in ours for d in r.refill_delays]
     return {"nodes": nodes, "maxUnavailable": max_unavailable, "readyDelayMs": ready_ms, "trials": trials,
-            "nativeMedian": statistics.median(native), "operatorMedian": statistics.median(ours),
-            "ratio": statistics.median(ours) / statistics.median(native), "ideal": ideal,
-            "operatorWithCanary": with_canary, "gapP50": percentile(gaps, 50), "gapP95": percentile(gaps, 95),
-            "peakRssMiB": rss, "native": native, "operator": ours}
+            "native": [round(r.seconds, 2) for r in native], "operator": [round(r.seconds, 2) for r in ours],
+            "nativeMedian": median_native, "operatorMedian": median_ours, "ratio": median_ours / median_native,
+            "ideal": math.ceil(nodes / max_unavailable) * ready_ms / 1000, "operatorWithCanary": with_canary.seconds,
+            "refillNative": [percentile(refill_native, 50), percentile(refill_native, 95)],
+            "refillOperator": [percentile(refill_ours, 50), percentile(refill_ours, 95)],
+            "phasesNative": [round(statistics.median(r.phases[i] for r in native), 3) for i in range(3)],
+            "phasesOperator": [round(statistics.median(r.phases[i] for r in ours), 3) for i in range(3)],
+            "inFlight": [statistics.median(r.in_flight for r in native), statistics.median(r.in_flight for r in ours)],
+            "cycle": [statistics.median(r.cycle for r in native), statistics.median(r.cycle for r in ours)],
+            "cpuNative": {k: statistics.median(r.cpu[k] for r in native) for k in native[0].cpu},
+            "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
+            "requestsPerNode": requests, "peakRssMiB": rss, "crowdPods": crowd_pods,
+            "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
+
+
+def print_rollout(r: dict) -> None:
+    print(f"nodes={r['nodes']} maxUnavailable={r['maxUnavailable']} ready={r['readyDelayMs']}ms trials={r['trials']}")
+    print(f"  native RollingUpdate  median {r['nativeMedian']:.2f}s  {r['native']}")
+    print(f"  operator (no canary)  median {r['operatorMedian']:.2f}s  {r['operator']}")
+    print(f"  ratio operator/native {r['ratio']:.3f}   ideal (batches x ready delay) {r['ideal']:.2f}s")
+    print(f"  operator with a 1-node canary {r['operatorWithCanary']:.2f}s")
+    print(f"  median phases (start -> first deletion -> last new pod Ready -> done): native "
+          f"{r['phasesNative']}, operator {r['phasesOperator']}")
+    print(f"  CPU seconds per run, native: {r['cpuNative']}")
+    print(f"  CPU seconds per run, operator: {r['cpuOperator']}")
+    print(f"  mean nodes in flight: native {r['inFlight'][0]:.2f}, operator {r['inFlight'][1]:.2f}; mean deletion -> "
+          f"Ready per node: native {r['cycle'][0] * 1000:.0f} ms, operator {r['cycle'][1] * 1000:.0f} ms")
+    print(f"  freed slot -> next old pod deleted: operator p50 {r['refillOperator'][0] * 1000:.0f} ms, "
+          f"p95 {r['refillOperator'][1] * 1000:.0f} ms (native p50 {r['refillNative'][0] * 1000:.0f} ms, "
+          f"p95 {r['refillNative'][1] * 1000:.0f} ms)")
+    q = r["requestsPerNode"]
+    print(f"  operator API requests per node upgraded: {q['writes']:.2f} writes, {q['reads']:.2f} reads")
+    print(f"    {q['byVerb']}")
+    print(f"  operator peak RSS {r['peakRssMiB']:.0f} MiB", end="")
+    if r["crowdPods"]:
+        print(f"; after {r['crowdPods']} unrelated pods and one more rollout ({r['crowdedRun']:.2f}s) "
+              f"{r['peakRssWithCrowdMiB']:.0f} MiB")
+    else:
+        print()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,18 +147,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-unavailable", type=int, default=10)
     parser.add_argument("--ready-delay-ms", type=int, default=500)
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--crowd", type=int, default=0, help="unrelated pods added before a last rollout")
+    parser.add_argument("--preflight", default="", help="also time the Spiderpool pre-flight at these "
+                        "SpiderEndpoint counts (a tenth as many pools), e.g. 10000,100000")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    for count in (int(n) for n in args.nodes.split(",")):
-        r = run(count, args.max_unavailable, args.ready_delay_ms, args.trials)
-        print(f"nodes={r['nodes']} maxUnavailable={r['maxUnavailable']} ready={r['readyDelayMs']}ms "
-              f"trials={r['trials']}")
-        print(f"  native RollingUpdate  median {r['nativeMedian']:.2f}s  {['%.2f' % x for x in r['native']]}")
-        print(f"  operator (no canary)  median {r['operatorMedian']:.2f}s  {['%.2f' % x for x in r['operator']]}")
-        print(f"  ratio operator/native {r['ratio']:.3f}   ideal (batches x ready delay) {r['ideal']:.2f}s")
-        print(f"  operator with a 1-node canary {r['operatorWithCanary']:.2f}s")
-        print(f"  batch passed -> next batch's first deletion: p50 {r['gapP50'] * 1000:.0f} ms, "
-              f"p95 {r['gapP95'] * 1000:.0f} ms")
-        print(f"  operator peak RSS {r['peakRssMiB']:.0f} MiB")
+    results = []
+    for count in (int(n) for n in args.nodes.split(",") if n):
+        results.append(rollout_bench(count, args.max_unavailable, args.ready_delay_ms, args.trials, args.crowd))
+        print_rollout(results[-1])
+    if args.preflight:
+        scales = preflight_bench([int(n) for n in args.preflight.split(",")])
+        for r in scales:
+            print(f"pre-flight over {r['endpoints']} SpiderEndpoints and {r['pools']} SpiderIPPools: "
+                  f"{r['seconds']:.1f}s, peak RSS {r['peakRssMiB']:.0f} MiB (objects added in "
+                  f"{r['createdInSeconds']:.0f}s)")
+            for line in r["findings"]:
+                print(f"    {line}")
+        if len(scales) > 1:
+            print(f"  peak RSS ratio largest/smallest scale: {scales[-1]['peakRssMiB'] / scales[0]['peakRssMiB']:.2f}")
+        results.append({"preflight": scales})
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 

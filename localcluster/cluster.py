@@ -46,6 +46,9 @@ class ClusterConfig:
     # The controller-manager's client rate limits; the defaults (20/30) throttle a 1000-node DaemonSet.
     controller_qps: int = 200
     controller_burst: int = 400
+    # Users whose requests the apiserver writes to logs/audit.jsonl, one line per request (the bench counts the
+    # operator's); empty: no audit log.
+    audit_users: tuple[str, ...] = ()
 
 
 @dataclass
@@ -121,6 +124,7 @@ class LocalCluster:
         })
         self._write_kubeconfigs()
         (self.dir / "kwok.yaml").write_text(KWOK_CONFIG)
+        (self.dir / "audit-policy.yaml").write_text(audit_policy(config.audit_users))
         self._save_state()
         try:
             self.start("etcd")
@@ -195,6 +199,15 @@ class LocalCluster:
                                    "client-key": str(self.pki.key(client))},
                              context=f"cniupgrade-{self.name}")
 
+    def audit_log(self) -> Path:
+        return self.log_path("audit").with_suffix(".jsonl")
+
+    def _audit_flags(self) -> list[str]:
+        if not self.state.config.get("audit_users"):
+            return []
+        return [f"--audit-policy-file={self.dir / 'audit-policy.yaml'}", f"--audit-log-path={self.audit_log()}",
+                "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-maxbackup=0"]
+
     def _argv(self, component: str) -> list[str]:
         p, pki = self.state.ports, self.pki
         bin_ = str(self.binaries.path(component))
@@ -216,7 +229,7 @@ class LocalCluster:
                     "--authorization-mode=Node,RBAC", f"--service-cluster-ip-range={SERVICE_CIDR}",
                     "--allow-privileged=true", "--enable-priority-and-fairness=false",
                     "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
-                    "--endpoint-reconciler-type=none", "--v=1"]
+                    "--endpoint-reconciler-type=none", "--v=1", *self._audit_flags()]
         if component == "kube-controller-manager":
             cfg = self.state.config
             return [bin_, f"--kubeconfig={self._component_kubeconfig('controller-manager')}",
@@ -239,6 +252,13 @@ class LocalCluster:
                     "--node-ip=10.255.0.1", f"--server-address=127.0.0.1:{p['kwok']}",
                     f"--config={self.dir / 'kwok.yaml'}"]
         raise ValueError(f"unknown component {component}")
+
+
+def audit_policy(users: tuple[str, ...]) -> str:
+    """Metadata of the given users' requests, once each (when complete); nothing of anyone else."""
+    rules = ([{"level": "Metadata", "users": list(users)}] if users else []) + [{"level": "None"}]
+    return yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                           "omitStages": ["RequestReceived", "ResponseStarted"], "rules": rules})
 
 
 def reap_orphans(prefix: str) -> list[str]:

@@ -1,0 +1,133 @@
+"""One rollout of a fresh DaemonSet, natively (RollingUpdate) or by an UpgradePlan, timed from the outside."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from dataclasses import dataclass, field
+
+from kubernetes import client
+
+from bench.timeline import PodTimeline
+
+LABELS = {"app": "bench-agent"}
+OLD_IMAGE, NEW_IMAGE = "example.com/bench/agent:v1", "example.com/bench/agent:v2"
+
+
+def daemonset(max_unavailable: int) -> dict:
+    return {"metadata": {"name": "agent"}, "spec": {
+        "selector": {"matchLabels": LABELS},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": max_unavailable,
+                                                                      "maxSurge": 0}},
+        "template": {"metadata": {"labels": LABELS}, "spec": {
+            "hostNetwork": True, "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "agent", "image": OLD_IMAGE}]}}}}
+
+
+def wait(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(what)
+
+
+@dataclass
+class Run:
+    kind: str
+    seconds: float
+    started_at: float  # epoch seconds, for the audit log
+    ended_at: float
+    refill_delays: list[float] = field(default_factory=list)
+    phases: tuple[float, float, float] = (0.0, 0.0, 0.0)  # start -> first deletion -> last Ready -> done
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per component during the run
+    in_flight: float = 0.0  # mean nodes between deletion and readiness
+    cycle: float = 0.0  # mean seconds from a node's deletion to its new pod Ready
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """user + system CPU seconds each process has used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+class Rollouts:
+    def __init__(self, api: client.ApiClient, nodes: int, max_unavailable: int, pids: dict[str, int]):
+        self.api = api
+        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.nodes, self.max_unavailable = nodes, max_unavailable
+        self.pids = pids  # component -> pid, whose CPU use each run reports
+        self.count = 0
+
+    def native(self) -> Run:
+        namespace = self._fresh_agent()
+        with PodTimeline(self.api, namespace, "app=bench-agent", NEW_IMAGE) as timeline:
+            cpu = cpu_seconds(self.pids)
+            started, wall = time.monotonic(), time.time()
+            self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {"template": {"spec": {
+                "containers": [{"name": "agent", "image": NEW_IMAGE}]}}}})
+
+            def done():
+                ds = self.apps.read_namespaced_daemon_set("agent", namespace)
+                s = ds.status
+                return (s.observed_generation == ds.metadata.generation and s.updated_number_scheduled == self.nodes
+                        and s.number_available == self.nodes and s.number_unavailable in (None, 0))
+            wait(done, 3600, "native rollout")
+            run = Run("native", time.monotonic() - started, wall, time.time())
+        run.refill_delays = timeline.refill_delays(self.max_unavailable)
+        run.phases = timeline.phases(started, started + run.seconds)
+        run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
+        run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
+        self._remove(namespace)
+        return run
+
+    def operator(self, canary: int) -> Run:
+        namespace = self._fresh_agent()
+        with PodTimeline(self.api, namespace, "app=bench-agent", NEW_IMAGE) as timeline:
+            cpu = cpu_seconds(self.pids)
+            started, wall = time.monotonic(), time.time()
+            self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+                "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
+                "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
+                         "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
+                         "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
+                                     "nodeTimeoutSeconds": 600}}})
+            wait(lambda: (self.custom.get_namespaced_custom_object(
+                "cniupgrade.io", "v1alpha1", namespace, "upgradeplans", "bench").get("status") or {}).get("phase")
+                 == "Succeeded", 3600, "operator rollout")
+            run = Run("operator" if not canary else "operator+canary", time.monotonic() - started, wall, time.time())
+        run.refill_delays = timeline.refill_delays(self.max_unavailable)
+        run.phases = timeline.phases(started, started + run.seconds)
+        run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
+        run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
+        self._remove(namespace)
+        return run
+
+    def _fresh_agent(self) -> str:
+        self.count += 1
+        namespace = f"bench-{self.count}"
+        self.core.create_namespace({"metadata": {"name": namespace}})
+        self.apps.create_namespaced_daemon_set(namespace, daemonset(self.max_unavailable))
+        wait(lambda: (self.apps.read_namespaced_daemon_set("agent", namespace).status.number_ready or 0)
+             == self.nodes, 900, "agent ready", 0.5)
+        time.sleep(1)  # let the controllers settle before the clock starts
+        return namespace
+
+    def _remove(self, namespace: str) -> None:
+        """Wait until the namespace is gone, so no run overlaps with the previous one's clean-up."""
+        self.core.delete_namespace(namespace)
+
+        def gone() -> bool:
+            try:
+                self.core.read_namespace(namespace)
+                return False
+            except client.ApiException as exc:
+                return exc.status == 404
+        wait(gone, 900, f"namespace {namespace} deleted", 0.2)
