@@ -7,14 +7,17 @@ from packaging.version import Version
 
 from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import checks, facts
+from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.preflight.framework import evaluate
 from cniupgrade.rollout.planner import NodeInfo
 
 NS = "kube-system"
 
 
-def snap(**kw) -> checks.SpiderpoolSnapshot:
-    return checks.SpiderpoolSnapshot(namespace=NS, target=Version(kw.pop("target", "0.9.5")), **kw)
+def snap(ippools=(), endpoints=(), pods=(), **kw) -> checks.SpiderpoolSnapshot:
+    """The snapshot the reader would build: pools, endpoints and pods streamed through a ClusterScan."""
+    scan = ClusterScan.of(checks.host_ports(kw.get("release")), ippools, endpoints, pods)
+    return checks.SpiderpoolSnapshot(namespace=NS, target=Version(kw.pop("target", "0.9.5")), scan=scan, **kw)
 
 
 def release(values: dict) -> HelmRelease:

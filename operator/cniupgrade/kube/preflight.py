@@ -55,8 +55,11 @@ def plugin_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mappi
         snapshot, release = SpiderpoolReader(api).snapshot(spec, target, nodes)
         installed = (release.app_version or release.chart_version) if release else None
         installed = installed or profile_for(spec).installed_version(images)
-        return PreflightReport(installed, evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target,
-                                                   spec.preflight.skip))
+        try:
+            return PreflightReport(installed, evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target,
+                                                       spec.preflight.skip))
+        finally:
+            snapshot.scan.ips.close()
     if spec.plugin is Plugin.uk8s_cni_vpc:
         return uk8s_preflight(api, spec)
     return PreflightReport()

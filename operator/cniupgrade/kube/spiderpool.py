@@ -1,11 +1,11 @@
 """Read what Spiderpool's pre-flight checks look at: its helm release, CRDs, pools, endpoints, pods, workloads.
 
-Lists are paginated and trimmed to the fields the checks read.
+Pools, endpoints and pods are streamed page by page into a ClusterScan, never held as lists.
 """
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, Iterator
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -15,18 +15,11 @@ from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.kube.client import paginate
 from cniupgrade.plugins import helm
 from cniupgrade.plugins.spiderpool import facts
-from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot
+from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot, host_ports
+from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.rollout.planner import NodeInfo
 
 SERVED_VERSIONS = ("v2beta1", "v1")  # 0.3.x served only v1
-
-
-def trim_pod(pod: dict) -> dict:
-    spec, meta = pod.get("spec") or {}, pod["metadata"]
-    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "labels": meta.get("labels") or {}},
-            "spec": {"hostNetwork": spec.get("hostNetwork", False), "nodeName": spec.get("nodeName"),
-                     "containers": [{"ports": c.get("ports") or []} for c in spec.get("containers") or []]},
-            "status": {"podIPs": (pod.get("status") or {}).get("podIPs") or []}}
 
 
 class SpiderpoolReader:
@@ -53,15 +46,29 @@ class SpiderpoolReader:
                     raise
         return found
 
-    def _custom(self, plural: str) -> list[dict]:
+    def _custom(self, plural: str) -> Iterator[dict]:
         for version in SERVED_VERSIONS:
+            pages = paginate(self.custom.list_cluster_custom_object, group=facts.GROUP, version=version, plural=plural)
             try:
-                return list(paginate(self.custom.list_cluster_custom_object, group=facts.GROUP, version=version,
-                                     plural=plural))
+                first = next(pages, None)
             except ApiException as exc:
                 if exc.status != 404:
                     raise
-        return []
+                continue
+            if first is not None:
+                yield first
+                yield from pages
+            return
+
+    def scan(self, release: helm.HelmRelease | None) -> ClusterScan:
+        scan = ClusterScan(host_ports(release))
+        for pool in self._custom("spiderippools"):
+            scan.add_pool(pool)
+        for endpoint in self._custom("spiderendpoints"):
+            scan.add_endpoint(endpoint)
+        for pod in paginate(self.core.list_pod_for_all_namespaces):
+            scan.add_pod(pod)
+        return scan
 
     def _optional(self, read: Callable, *args) -> dict | None:
         try:
@@ -80,8 +87,7 @@ class SpiderpoolReader:
             init_pod = None  # a Job's pod (0.8.8+): nothing to do
         snapshot = SpiderpoolSnapshot(
             namespace=namespace, target=target, release=release, crds=self.crds(),
-            ippools=tuple(self._custom("spiderippools")), endpoints=tuple(self._custom("spiderendpoints")),
-            pods=tuple(trim_pod(p) for p in paginate(self.core.list_pod_for_all_namespaces)),
+            scan=self.scan(release),
             nodes=tuple(nodes),
             controller=self._optional(self.apps.read_namespaced_deployment, facts.CONTROLLER_DEPLOYMENT, namespace),
             init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map)

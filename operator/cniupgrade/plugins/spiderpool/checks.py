@@ -4,8 +4,6 @@ Where the vendor guide is wrong, the finding says what is true (see shared/refer
 """
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -13,6 +11,7 @@ from packaging.version import Version
 
 from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import facts
+from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity
 from cniupgrade.rollout.planner import NodeInfo
 
@@ -23,9 +22,7 @@ class SpiderpoolSnapshot:
     target: Version
     release: HelmRelease | None = None
     crds: Mapping[str, Mapping] = field(default_factory=dict)  # CRD name -> CRD object
-    ippools: tuple[Mapping, ...] = ()
-    endpoints: tuple[Mapping, ...] = ()
-    pods: tuple[Mapping, ...] = ()  # every pod: IPs and host ports
+    scan: ClusterScan = field(default_factory=lambda: ClusterScan({}))  # pools, endpoints and pods, streamed
     nodes: tuple[NodeInfo, ...] = ()
     controller: Mapping | None = None  # the spiderpool-controller Deployment
     init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
@@ -35,38 +32,37 @@ class SpiderpoolSnapshot:
         return self.release.value(key, default) if self.release else default
 
 
-def name_of(obj: Mapping) -> str:
-    meta = obj["metadata"]
-    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+def host_ports(release: HelmRelease | None) -> dict[int, str]:
+    """Spiderpool's host ports as the release configures them -> the values key that sets each."""
+    return {(release.value(key, default) if release else default): key
+            for key, default in {**facts.AGENT_PORTS, **facts.CONTROLLER_PORTS}.items()}
 
 
 # ---- the notes, oldest first ----------------------------------------------------------------------------
 
 def auto_pool_labels(snap: SpiderpoolSnapshot) -> Finding:
     """< 0.3.6: auto pools were named and labelled differently; old ones lack the labels 0.3.6+ looks up."""
-    stale = [name_of(p) for p in snap.ippools
-             if facts.OLD_AUTO_POOL_LABEL in (p["metadata"].get("labels") or {})
-             and not all(k in p["metadata"]["labels"] for k in facts.AUTO_POOL_LABELS)]
-    if not stale:
+    stale = snap.scan.stale_auto_pools
+    if not stale.count:
         return Finding("spiderpool.auto-pool-labels", Severity.error, True, "no auto pool lacks the 0.3.6 labels")
     return Finding("spiderpool.auto-pool-labels", Severity.error, False,
-                   f"{len(stale)} auto pool(s) created before 0.3.6 lack the labels SpiderSubnet now looks up",
+                   f"{stale.count} auto pool(s) created before 0.3.6 lack the labels SpiderSubnet now looks up",
                    "the operator adds ipam.spidernet.io/owner-application-{gv,kind,namespace,name}, interface, "
-                   "ip-version and ippool-cidr, derived from each pool's owner and spec", tuple(stale),
+                   "ip-version and ippool-cidr, derived from each pool's owner and spec", tuple(stale.names),
                    migration="spiderpool.add-auto-pool-labels")
 
 
 def endpoint_owner_type(snap: SpiderpoolSnapshot) -> Finding:
     """< 0.4.0: a bare pod's SpiderEndpoint recorded ownerControllerType None; from 0.4.0 it must be Pod."""
-    stale = [name_of(e) for e in snap.endpoints if (e.get("status") or {}).get("ownerControllerType") == "None"]
-    if not stale:
+    stale = snap.scan.none_owner_endpoints
+    if not stale.count:
         return Finding("spiderpool.endpoint-owner-type", Severity.error, True,
                        "no SpiderEndpoint has ownerControllerType None")
     return Finding("spiderpool.endpoint-owner-type", Severity.error, False,
-                   f"{len(stale)} SpiderEndpoint(s) have status.ownerControllerType None, which 0.4.0+ reads as Pod",
+                   f"{stale.count} SpiderEndpoint(s) have status.ownerControllerType None, which 0.4.0+ reads as Pod",
                    "the operator patches status.ownerControllerType to Pod (the CRD has no status subresource: a "
                    "plain patch); by hand: kubectl -n <ns> patch se <name> --type merge "
-                   "-p '{\"status\":{\"ownerControllerType\":\"Pod\"}}'", tuple(stale),
+                   "-p '{\"status\":{\"ownerControllerType\":\"Pod\"}}'", tuple(stale.names),
                    migration="spiderpool.endpoint-owner-type-pod")
 
 
@@ -134,33 +130,16 @@ def skip_0_9_0(snap: SpiderpoolSnapshot) -> Finding:
 
 def duplicate_ips(snap: SpiderpoolSnapshot) -> Finding:
     """<= 0.9.4 (fixed in 0.8.8, 0.9.5, 1.0.0): GC could hand one IP to two pods; the upgrade does not repair it."""
-    holders: dict[str, set[str]] = defaultdict(set)
-    for pool in snap.ippools:
-        raw = (pool.get("status") or {}).get("allocatedIPs")
-        for ip, owner in (json.loads(raw) if raw else {}).items():
-            holders[ip].add(owner.get("pod", "?"))
-    for endpoint in snap.endpoints:
-        pod = name_of(endpoint)
-        for entry in ((endpoint.get("status") or {}).get("current") or {}).get("ips") or []:
-            for family in ("ipv4", "ipv6"):
-                if entry.get(family):
-                    holders[entry[family].split("/")[0]].add(pod)
-    for pod in snap.pods:
-        if (pod.get("spec") or {}).get("hostNetwork"):
-            continue
-        for ip in (pod.get("status") or {}).get("podIPs") or []:
-            holders[ip["ip"]].add(name_of(pod))
-    duplicates = {ip: sorted(pods) for ip, pods in holders.items() if len(pods) > 1}
-    if not duplicates:
+    duplicates = snap.scan.ips.duplicates()
+    if not duplicates.ips:
         return Finding("spiderpool.duplicate-ips", Severity.warning, True,
                        "no IP is held by two pods across SpiderIPPools, SpiderEndpoints and pods")
-    pods = sorted({p for owners in duplicates.values() for p in owners})
-    detail = "; ".join(f"{ip}: {', '.join(owners)}" for ip, owners in sorted(duplicates.items())[:10])
+    detail = "; ".join(f"{ip}: {', '.join(owners)}" for ip, owners in duplicates.detail)
     return Finding("spiderpool.duplicate-ips", Severity.warning, False,
-                   f"{len(duplicates)} IP(s) are held by more than one pod (the <=0.9.4 GC bug): {detail}. "
+                   f"{duplicates.ips} IP(s) are held by more than one pod (the <=0.9.4 GC bug): {detail}. "
                    f"The upgrade stops new conflicts but does not repair these",
-                   "restart the listed pods after the upgrade so they get new IPs: kubectl -n <ns> delete pod <name>",
-                   tuple(pods))
+                   f"restart the {duplicates.pods.count} pod(s) after the upgrade so they get new IPs: "
+                   f"kubectl -n <ns> delete pod <name>", tuple(duplicates.pods.names))
 
 
 def init_pod(snap: SpiderpoolSnapshot) -> Finding:
@@ -214,25 +193,13 @@ def controller_replicas(snap: SpiderpoolSnapshot) -> Finding:
 
 def host_port_conflicts(snap: SpiderpoolSnapshot) -> Finding:
     """Another pod holding an agent or controller host port keeps Spiderpool's pod from starting there."""
-    ports = {snap.value(key, default): key for key, default in {**facts.AGENT_PORTS, **facts.CONTROLLER_PORTS}.items()}
-    clashes = []
-    for pod in snap.pods:
-        labels = pod["metadata"].get("labels") or {}
-        if labels.get("app.kubernetes.io/name") == "spiderpool":
-            continue
-        spec = pod.get("spec") or {}
-        for container in spec.get("containers") or []:
-            for port in container.get("ports") or []:
-                used = port.get("hostPort") or (port.get("containerPort") if spec.get("hostNetwork") else None)
-                if used in ports:
-                    clashes.append(f"{name_of(pod)} on {spec.get('nodeName', '?')} uses port {used} "
-                                   f"({ports[used]})")
-    if not clashes:
+    clashes = snap.scan.port_clashes
+    if not clashes.count:
         return Finding("spiderpool.host-ports", Severity.error, True, "no other pod uses Spiderpool's host ports")
     return Finding("spiderpool.host-ports", Severity.error, False,
-                   f"{len(clashes)} pod(s) hold host ports Spiderpool needs; its pods cannot start on those nodes",
+                   f"{clashes.count} pod(s) hold host ports Spiderpool needs; its pods cannot start on those nodes",
                    "move those pods or set other ports in the values (spiderpoolAgent.httpPort, "
-                   "spiderpoolController.httpPort, ...)", tuple(clashes))
+                   "spiderpoolController.httpPort, ...)", tuple(clashes.names))
 
 
 CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
