@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NODES  ?= 20
 PROMTOOL := .cache/prometheus/usr/bin/promtool
 
-.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench cluster-up cluster-down crds clean
+.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full cluster-up cluster-down crds clean
 
 help:
 	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live"
@@ -14,6 +14,7 @@ help:
 	@echo "make cluster-up    start the 'dev' cluster (NODES=$(NODES)); make cluster-down stops it"
 	@echo "make crds          regenerate crds/ from the pydantic models"
 	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
+	@echo "make bench-full    the issue-7 set: 100 and 1000 nodes, 50k unrelated pods, pre-flight over 100k endpoints"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +57,13 @@ demo: controlplane
 
 # Rollout speed against the native DaemonSet RollingUpdate (ratios; never a timed test). BENCH_NODES=100,1000
 BENCH_NODES ?= 100
+BENCH_CROWD ?= 0
+BENCH_PREFLIGHT ?=
 bench: controlplane
-	$(PY) -m bench --nodes $(BENCH_NODES)
+	$(PY) -m bench --nodes $(BENCH_NODES) --crowd $(BENCH_CROWD) --preflight "$(BENCH_PREFLIGHT)"
+
+bench-full: controlplane
+	$(PY) -m bench --nodes 100,1000 --crowd 50000 --preflight 10000,100000
 
 cluster-up: controlplane
 	$(PY) -m localcluster --name dev up --nodes $(NODES)

@@ -71,6 +71,11 @@ def requests_per_node(cluster: LocalCluster, runs: list[Run], nodes: int) -> dic
             "byVerb": {k: round(v, 3) for k, v in sorted(per_node.items()) if " " in k}}
 
 
+def progress(run: Run, note: str = "") -> Run:
+    print(f"  {run.kind:16} {run.seconds:6.2f}s {note}", flush=True)
+    return run
+
+
 def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
     cluster = LocalCluster("bench", build.ensure_built())
     cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,)))
@@ -78,17 +83,17 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
     try:
         api = api_client(cluster.kubeconfig)
         rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid})
-        rollouts.operator(canary=0)  # warm-up: the operator's first plan pays its start-up
+        progress(rollouts.operator(canary=0), "(warm-up: the operator's first plan pays its start-up)")
         native, ours = [], []
         for _ in range(trials):  # alternate, so drift hits both alike
-            native.append(rollouts.native())
-            ours.append(rollouts.operator(canary=0))
-        with_canary = rollouts.operator(canary=1)
+            native.append(progress(rollouts.native()))
+            ours.append(progress(rollouts.operator(canary=0)))
+        with_canary = progress(rollouts.operator(canary=1))
         rss = peak_rss_mib(operator.pid)
         crowded = None
         if crowd_pods:
             crowd.create(api, crowd_pods)
-            crowded = rollouts.operator(canary=0)
+            crowded = progress(rollouts.operator(canary=0), f"(with {crowd_pods} unrelated pods)")
         crowded_rss = peak_rss_mib(operator.pid)
         requests = requests_per_node(cluster, ours, nodes)
     finally:

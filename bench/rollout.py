@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from dataclasses import dataclass, field
 
-from kubernetes import client
+from kubernetes import client, watch
 
 from bench.timeline import PodTimeline
 
@@ -22,6 +22,19 @@ def daemonset(max_unavailable: int) -> dict:
         "template": {"metadata": {"labels": LABELS}, "spec": {
             "hostNetwork": True, "tolerations": [{"operator": "Exists"}],
             "containers": [{"name": "agent", "image": OLD_IMAGE}]}}}}
+
+
+def watch_until(list_fn, namespace: str, name: str, predicate, timeout: float, what: str, **kw) -> None:
+    """Until `predicate(object)` holds, from a watch of that one object (polling a large object every few ms
+    would load the API server and this process, and the measurement with them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        remaining = max(1, int(deadline - time.monotonic()))
+        for event in watch.Watch().stream(list_fn, namespace=namespace, field_selector=f"metadata.name={name}",
+                                          timeout_seconds=min(remaining, 60), **kw):
+            if event["type"] != "DELETED" and predicate(event["raw_object"]):
+                return
+    raise TimeoutError(what)
 
 
 def wait(predicate, timeout: float, what: str, interval: float = 0.05):
@@ -74,12 +87,12 @@ class Rollouts:
             self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {"template": {"spec": {
                 "containers": [{"name": "agent", "image": NEW_IMAGE}]}}}})
 
-            def done():
-                ds = self.apps.read_namespaced_daemon_set("agent", namespace)
-                s = ds.status
-                return (s.observed_generation == ds.metadata.generation and s.updated_number_scheduled == self.nodes
-                        and s.number_available == self.nodes and s.number_unavailable in (None, 0))
-            wait(done, 3600, "native rollout")
+            def done(ds: dict) -> bool:
+                status, generation = ds.get("status") or {}, ds["metadata"]["generation"]
+                return (status.get("observedGeneration") == generation
+                        and status.get("updatedNumberScheduled") == self.nodes
+                        and status.get("numberAvailable") == self.nodes and not status.get("numberUnavailable"))
+            watch_until(self.apps.list_namespaced_daemon_set, namespace, "agent", done, 3600, "native rollout")
             run = Run("native", time.monotonic() - started, wall, time.time())
         run.refill_delays = timeline.refill_delays(self.max_unavailable)
         run.phases = timeline.phases(started, started + run.seconds)
@@ -99,9 +112,9 @@ class Rollouts:
                          "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
                          "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
                                      "nodeTimeoutSeconds": 600}}})
-            wait(lambda: (self.custom.get_namespaced_custom_object(
-                "cniupgrade.io", "v1alpha1", namespace, "upgradeplans", "bench").get("status") or {}).get("phase")
-                 == "Succeeded", 3600, "operator rollout")
+            watch_until(self.custom.list_namespaced_custom_object, namespace, "bench",
+                        lambda plan: (plan.get("status") or {}).get("phase") == "Succeeded", 3600, "operator rollout",
+                        group="cniupgrade.io", version="v1alpha1", plural="upgradeplans")
             run = Run("operator" if not canary else "operator+canary", time.monotonic() - started, wall, time.time())
         run.refill_delays = timeline.refill_delays(self.max_unavailable)
         run.phases = timeline.phases(started, started + run.seconds)

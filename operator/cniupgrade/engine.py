@@ -190,7 +190,7 @@ class PlanRunner:
                 else:
                     self.executor.run(action, ds, raw_ds)
         self.status_book.record(decision.status)
-        urgent = bool(decision.events) or decision.status.phase != status.phase
+        urgent = decision.status.phase != status.phase or any(e.type == "Warning" for e in decision.events)
         write_in = self._write_status(urgent)
         metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
         for event in decision.events:

@@ -1,7 +1,7 @@
 """Which status the next decision starts from, and when a decided status is worth a write.
 
 The loop decides faster than status writes are useful: per-node progress is written at most every
-WRITE_INTERVAL, while phase changes, events and anything terminal are written at once. Between writes the
+WRITE_INTERVAL, while phase changes and failures (Warning events) are written at once. Between writes the
 decided status lives here. Losing it (a crash) is safe: every node's state is re-derived from its pods.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Callable
 
 from cniupgrade.api import models
 
-WRITE_INTERVAL = 0.5
+WRITE_INTERVAL = 1.0
 
 
 @dataclass

@@ -129,10 +129,14 @@ class WatchCache:
         new_version = (obj.get("metadata") or {}).get("resourceVersion", version)
         if kind == "BOOKMARK":
             return new_version
+        key = _key(obj)
         with self._lock:
             if kind == "DELETED":
-                self._items.pop(_key(obj), None)
+                changed = self._items.pop(key, None) is not None
             else:
-                self._items[_key(obj)] = self._transform(obj)
-        self._on_change()
+                item = self._transform(obj)
+                changed = self._items.get(key) != item
+                self._items[key] = item
+        if changed:  # e.g. a node's heartbeat leaves its view as it was: nobody needs to wake for it
+            self._on_change()
         return new_version
