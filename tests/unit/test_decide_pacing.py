@@ -133,3 +133,35 @@ def test_a_failure_in_window_mode_starts_nothing_more():
     d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n2"}))
     assert deleted(d) == [] and d.status.phase is Phase.failed
     assert {r.name: r.state for r in d.status.nodes}["n2"] is NodeState.failed
+
+
+def test_window_never_exceeds_max_unavailable_when_status_writes_are_lost():
+    """Crash-like: decisions restart from the last written status (writes are deferred), the pods move on."""
+    import random
+
+    for seed in range(60):
+        rng = random.Random(seed)
+        plan_spec = spec(rollout={"maxUnavailable": 2, "canary": {"count": 1}})
+        state = {f"n{i}": "old" for i in range(NODES)}  # old (Ready) -> gone -> starting -> new (Ready)
+        written = decided = decide(plan_spec, UpgradePlanStatus(), observe(NODES), 1).status
+        for second in range(1, 200):
+            if decided.phase is Phase.succeeded:
+                break
+            live = [pod(n, NEW if s in ("starting", "new") else "rev-old", ready=s in ("old", "new"))
+                    for n, s in state.items() if s != "gone"]
+            base = written if rng.random() < 0.3 else decided  # a crash loses what was not written
+            d = decide(plan_spec, base, observe(NODES, pods=live, owner=PLAN,
+                                                now=T0 + dt.timedelta(seconds=second)), 1)
+            decided = d.status
+            if rng.random() < 0.5:
+                written = decided
+            for node in deleted(d):
+                state[node] = "gone"
+            down = [n for n, s in state.items() if s in ("gone", "starting")]
+            assert len(down) <= 2, (seed, second, down)
+            for node, s in state.items():  # the DaemonSet controller and the node move on, at random
+                if s == "gone" and rng.random() < 0.5:
+                    state[node] = "starting"
+                elif s == "starting" and rng.random() < 0.4:
+                    state[node] = "new"
+        assert decided.phase is Phase.succeeded, seed

@@ -124,12 +124,16 @@ class _Reconcile(Preparation, Rollback):
             return self.on_failure(self._failed())
         in_flight = [n for n in in_flight if not self._node_done(n)]
         unstarted = [n for n in batch_of if n not in self.nodes]
+        # The window counts what the cluster shows, not only what status recorded: a node whose agent is not
+        # available (say its deletion happened just before a crash lost the status write) takes a slot, and is
+        # taken first, as the DaemonSet controller replaces an unavailable old pod first.
+        down = [n for n in unstarted if not self._available(n)]
         hold = None
-        room = plan.max_unavailable - len(in_flight)
-        if room > 0 and unstarted:
+        room = plan.max_unavailable - len(in_flight) - len(down)
+        if (room > 0 or down) and unstarted:
             hold = self.hold_reason(batch_of[unstarted[0]])
             if hold is None:
-                starting = unstarted[:room]
+                starting = down + [n for n in unstarted if n not in down][:max(room, 0)]
                 for index in sorted({batch_of[n] for n in starting} - started_batches):
                     self._batch_started(index)
                 self.step_nodes(starting)
@@ -147,6 +151,10 @@ class _Reconcile(Preparation, Rollback):
         self.status = self.status.model_copy(update={"current_batch": current})
         message = f"batch {current + 1}/{len(plan.batches)}: {len(in_flight)} node(s) in flight"
         return self.finish(Phase.rolling, "Progressing", message + (f"; then {hold[2]}" if hold else ""))
+
+    def _available(self, name: str) -> bool:
+        pod = self.obs.pod_on(name)
+        return pod is not None and pod.ready
 
     def _done_batches(self, first: int) -> set[int]:
         batches = self.status.plan.batches
