@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Callable
 from dataclasses import dataclass, field
 
 from kubernetes import client, watch
@@ -80,42 +81,43 @@ class Rollouts:
         self.count = 0
 
     def native(self) -> Run:
-        namespace = self._fresh_agent()
-        with PodTimeline(self.api, namespace, "app=bench-agent", NEW_IMAGE) as timeline:
-            cpu = cpu_seconds(self.pids)
-            started, wall = time.monotonic(), time.time()
+        def start(namespace: str) -> None:
             self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {"template": {"spec": {
                 "containers": [{"name": "agent", "image": NEW_IMAGE}]}}}})
 
+        def finish(namespace: str) -> None:
             def done(ds: dict) -> bool:
                 status, generation = ds.get("status") or {}, ds["metadata"]["generation"]
                 return (status.get("observedGeneration") == generation
                         and status.get("updatedNumberScheduled") == self.nodes
                         and status.get("numberAvailable") == self.nodes and not status.get("numberUnavailable"))
             watch_until(self.apps.list_namespaced_daemon_set, namespace, "agent", done, 3600, "native rollout")
-            run = Run("native", time.monotonic() - started, wall, time.time())
-        run.refill_delays = timeline.refill_delays(self.max_unavailable)
-        run.phases = timeline.phases(started, started + run.seconds)
-        run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
-        run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
-        self._remove(namespace)
-        return run
+        return self._timed("native", start, finish)
 
     def operator(self, canary: int) -> Run:
-        namespace = self._fresh_agent()
-        with PodTimeline(self.api, namespace, "app=bench-agent", NEW_IMAGE) as timeline:
-            cpu = cpu_seconds(self.pids)
-            started, wall = time.monotonic(), time.time()
+        def start(namespace: str) -> None:
             self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
                 "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
                 "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
                          "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
                          "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
                                      "nodeTimeoutSeconds": 600}}})
+
+        def finish(namespace: str) -> None:
             watch_until(self.custom.list_namespaced_custom_object, namespace, "bench",
                         lambda plan: (plan.get("status") or {}).get("phase") == "Succeeded", 3600, "operator rollout",
                         group="cniupgrade.io", version="v1alpha1", plural="upgradeplans")
-            run = Run("operator" if not canary else "operator+canary", time.monotonic() - started, wall, time.time())
+        return self._timed("operator+canary" if canary else "operator", start, finish)
+
+    def _timed(self, kind: str, start: Callable[[str], None], finish: Callable[[str], None]) -> Run:
+        """One rollout of a fresh agent: `start` it, wait for `finish`, measured from the outside."""
+        namespace = self._fresh_agent()
+        with PodTimeline(self.api, namespace, "app=bench-agent", NEW_IMAGE) as timeline:
+            cpu = cpu_seconds(self.pids)
+            started, wall = time.monotonic(), time.time()
+            start(namespace)
+            finish(namespace)
+            run = Run(kind, time.monotonic() - started, wall, time.time())
         run.refill_delays = timeline.refill_delays(self.max_unavailable)
         run.phases = timeline.phases(started, started + run.seconds)
         run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
@@ -137,8 +138,6 @@ def test_a_failure_in_window_mode_starts_nothing_more():
 
 def test_window_never_exceeds_max_unavailable_when_status_writes_are_lost():
     """Crash-like: decisions restart from the last written status (writes are deferred), the pods move on."""
-    import random
-
     for seed in range(60):
         rng = random.Random(seed)
         plan_spec = spec(rollout={"maxUnavailable": 2, "canary": {"count": 1}})

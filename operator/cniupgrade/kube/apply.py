@@ -49,8 +49,7 @@ class Executor:
     # ---- actions -----------------------------------------------------------------------------------
     def delete_pods(self, deletions: list[act.DeletePod], ds: DaemonSetView) -> None:
         """Delete agent pods at once, as the DaemonSet controller does; the first error is raised after all ran."""
-        deletions = [d for d in deletions if d.uid not in self._deleted_uids]
-        if len(deletions) == 1:
+        if len(deletions) == 1:  # run() skips pods deleted already
             self.run(deletions[0], ds, None)
             return
         futures = [(d, _deletion_pool().submit(self.run, d, ds, None)) for d in deletions]
