@@ -55,6 +55,7 @@ class PlanRunner:
         self.finished = threading.Event()
         self.status_book = StatusBook()
         self.preflight_cache: tuple[str, float, Observation] | None = None
+        self._spec_cache: tuple[tuple, models.UpgradePlanSpec] | None = None
 
     def stop_and_wait(self, timeout: float) -> bool:
         """Ask the loop to end and wait until it has: after this it writes nothing more."""
@@ -118,10 +119,19 @@ class PlanRunner:
         generation = body["metadata"].get("generation", 0)
         status = self.status_book.base(body, parse_status)
         try:
-            spec = models.UpgradePlanSpec.model_validate(body.get("spec") or {})
+            spec = self._spec(body)
             ds_name = daemonset_name(spec)
         except (ValidationError, ValueError) as exc:
             return self._invalid(status, generation, str(exc))
+        if self._finished(spec, status):
+            # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
+            # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
+            self._drop_view()
+            decision = decide(spec, status, Observation(now=dt.datetime.now(dt.timezone.utc),
+                                                        plan_key=f"{self.namespace}/{self.name}",
+                                                        daemonset=None, current_revision=None), generation)
+            write_in = self._carry_out(spec, decision, status)
+            return IDLE_RECHECK_SECONDS if write_in is None else min(IDLE_RECHECK_SECONDS, write_in)
         self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
         observation = self.view.observe()
         if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
@@ -137,6 +147,22 @@ class PlanRunner:
         write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)
+
+    def _spec(self, body: dict) -> models.UpgradePlanSpec:
+        """The parsed spec, kept per generation (the API server bumps it on every spec change)."""
+        key = (body["metadata"].get("uid"), body["metadata"].get("generation"))
+        if self._spec_cache is None or self._spec_cache[0] != key:
+            self._spec_cache = (key, models.UpgradePlanSpec.model_validate(body.get("spec") or {}))
+        return self._spec_cache[1]
+
+    def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus) -> bool:
+        return (status.phase in models.TERMINAL_PHASES and status.spec_hash == spec_digest(spec)
+                and not self._wants_old_pods_report(spec, status))
+
+    def _drop_view(self) -> None:
+        if self.view:
+            self.view.stop()
+            self.view = None
 
     def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
         """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
@@ -176,7 +202,7 @@ class PlanRunner:
     def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision,
                    status: models.UpgradePlanStatus) -> float | None:
         """Act, then record the status; returns when a deferred status write is due (None: nothing pending)."""
-        raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name)
+        raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name) if self.view else None
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
         # consecutive pod deletions run at once; everything else in order
         for deleting, group in itertools.groupby(decision.actions, key=lambda a: isinstance(a, act.DeletePod)):

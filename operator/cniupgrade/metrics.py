@@ -51,6 +51,8 @@ def observe(namespace: str, name: str, plugin: str, old: UpgradePlanStatus, new:
     failed = [c for c in new.checks if c.result == "Failed"]
     for severity in SEVERITIES:
         findings.labels(namespace, name, severity).set(sum(c.severity == severity for c in failed))
+    if new.nodes is old.nodes:
+        return  # no node changed in this pass
     before = {r.name for r in old.nodes if r.state is NodeState.upgraded}
     for result in new.nodes:
         if result.state is NodeState.upgraded and result.name not in before and result.started_at:

@@ -164,3 +164,18 @@ def test_window_never_exceeds_max_unavailable_when_status_writes_are_lost():
                 elif s == "starting" and rng.random() < 0.4:
                     state[node] = "new"
         assert decided.phase is Phase.succeeded, seed
+
+
+def test_a_pass_that_changes_no_node_keeps_the_node_results_and_counts_as_they_were():
+    """A pass runs on every watch event; most change no node and must not re-sort or re-count the results."""
+    run = Run()
+    run.through_canary()
+    run.step({"n0"})  # n1, n2 in flight
+    before = run.status
+    d = run.step({"n0"})  # their new pods are not there yet: nothing changes
+    assert d.status.nodes is before.nodes and d.status.counts == before.counts
+    d = run.step({"n0", "n1"}, not_ready=frozenset({"n1"}))  # n1's new pod exists, not Ready: still nothing
+    assert d.status.nodes is before.nodes
+    d = run.step({"n0", "n1", "n2"})  # both pass, n3 and n4 start: recounted, in plan order
+    assert d.status.counts.upgraded == 3 and d.status.counts.pending == NODES - 3
+    assert [r.name for r in d.status.nodes] == ["n0", "n1", "n2", "n3", "n4"]

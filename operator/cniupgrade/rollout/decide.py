@@ -72,12 +72,14 @@ class _Reconcile(Preparation, Rollback):
                 self.actions.append(act.DeleteProbe(probe.name))
 
     def _failed(self) -> list[str]:
+        if not self.may_have_failed:
+            return []
         return [n for n, r in self.nodes.items() if r.state is NodeState.failed]
 
     def advance_batches(self) -> Decision:
         plan = self.status.plan
-        waiting_for_probe = {n for n, r in self.nodes.items() if r.state is NodeState.upgrading}
-        self.collect_probes(waiting_for_probe)
+        if self.obs.probes:
+            self.collect_probes({n for n, r in self.nodes.items() if r.state is NodeState.upgrading})
         if self.obs.prepull:  # left over from the pre-pull (say the operator stopped right after it)
             self.actions.append(act.EndPrePull())
         if self._failed():
@@ -113,52 +115,57 @@ class _Reconcile(Preparation, Rollback):
 
     def advance_window(self, first: int) -> Decision | None:
         """At most maxUnavailable nodes in flight; the next node in plan order starts as soon as one passes.
-        Returns None once every node from batch `first` on is done."""
+        Returns None once every node from batch `first` on is done. One sweep over the plan; the rest of a pass
+        only looks at the nodes in flight (a 1000-node plan is decided many times a second)."""
         plan = self.status.plan
         batch_of = {name: index for index, batch in enumerate(plan.batches[first:], start=first) for name in batch}
-        done_before = self._done_batches(first)
-        started_batches = {batch_of[n] for n in batch_of if n in self.nodes}
-        in_flight = [n for n in batch_of if n in self.nodes and not self._node_done(n)]
+        in_flight, unstarted = [], []
+        for name in batch_of:
+            if name not in self.nodes:
+                unstarted.append(name)
+            elif not self._node_done(name):
+                in_flight.append(name)
+        touched = {batch_of[n] for n in in_flight}
         self.step_nodes(in_flight)
         if self._failed():
             return self.on_failure(self._failed())
         in_flight = [n for n in in_flight if not self._node_done(n)]
-        unstarted = [n for n in batch_of if n not in self.nodes]
         # The window counts what the cluster shows, not only what status recorded: a node whose agent is not
         # available (say its deletion happened just before a crash lost the status write) takes a slot, and is
         # taken first, as the DaemonSet controller replaces an unavailable old pod first.
-        down = [n for n in unstarted if not self._available(n)]
+        available = self.obs.nodes_with_ready_agent()
+        down = [n for n in unstarted if n not in available]
         hold = None
         room = plan.max_unavailable - len(in_flight) - len(down)
         if (room > 0 or down) and unstarted:
             hold = self.hold_reason(batch_of[unstarted[0]])
             if hold is None:
-                starting = down + [n for n in unstarted if n not in down][:max(room, 0)]
+                down_set = set(down)
+                starting = down + [n for n in unstarted[:len(down) + max(room, 0)] if n not in down_set][:max(room, 0)]
+                started_batches = {batch_of[n] for n in batch_of if n in self.nodes}
                 for index in sorted({batch_of[n] for n in starting} - started_batches):
                     self._batch_started(index)
+                touched |= {batch_of[n] for n in starting}
                 self.step_nodes(starting)
                 if self._failed():
                     return self.on_failure(self._failed())
                 in_flight += [n for n in starting if not self._node_done(n)]
-        for index in sorted(self._done_batches(first) - done_before):
-            self._batch_passed(index)
-        remaining = [n for n in batch_of if not self._node_done(n)]
-        if not remaining:
+        # a batch can only pass in a pass that stepped one of its nodes
+        for index in sorted(touched):
+            if all(self._node_done(n) for n in plan.batches[index]):
+                self._batch_passed(index)
+        first_remaining = next((n for n in unstarted if not self._node_done(n)), None)
+        if in_flight:
+            first_remaining = min(in_flight + ([first_remaining] if first_remaining else []),
+                                  key=lambda n: batch_of[n])
+        if first_remaining is None:
             return None
         if not in_flight and hold:
             return self.finish(*hold)
-        current = batch_of[remaining[0]]
+        current = batch_of[first_remaining]
         self.status = self.status.model_copy(update={"current_batch": current})
         message = f"batch {current + 1}/{len(plan.batches)}: {len(in_flight)} node(s) in flight"
         return self.finish(Phase.rolling, "Progressing", message + (f"; then {hold[2]}" if hold else ""))
-
-    def _available(self, name: str) -> bool:
-        pod = self.obs.pod_on(name)
-        return pod is not None and pod.ready
-
-    def _done_batches(self, first: int) -> set[int]:
-        batches = self.status.plan.batches
-        return {i for i in range(first, len(batches)) if all(self._node_done(n) for n in batches[i])}
 
     def _batch_started(self, index: int) -> None:
         plan = self.status.plan

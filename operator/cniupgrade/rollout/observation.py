@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 from cniupgrade.preflight.framework import Verdict
@@ -176,7 +177,19 @@ class Observation:
 
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""
-        return next((p for p in self.pods if p.node == node and not p.terminating), None)
+        return self._live_pods_by_node.get(node)
+
+    @cached_property
+    def _live_pods_by_node(self) -> Mapping[str, AgentPod]:
+        """Built once per observation: a pass asks for every node's pod."""
+        by_node: dict[str, AgentPod] = {}
+        for pod in self.pods:
+            if pod.node and not pod.terminating:
+                by_node.setdefault(pod.node, pod)
+        return by_node
+
+    def nodes_with_ready_agent(self) -> set[str]:
+        return {node for node, pod in self._live_pods_by_node.items() if pod.ready}
 
     def nodes_with_agent(self) -> set[str]:
         return {p.node for p in self.pods if p.node}

@@ -1,0 +1,84 @@
+"""A finished plan watches nothing: it drops its pod, node and DaemonSet watches and decides without them,
+until its spec changes (then it plans again, with watches)."""
+from __future__ import annotations
+
+from cniupgrade.api import models
+from cniupgrade.engine import PlanRunner
+from cniupgrade.rollout.decide import spec_digest
+from cniupgrade.status_book import StatusBook
+from tests.unit.builders import spec
+
+
+class FakePlanCache:
+    def __init__(self, body: dict):
+        self.body = body
+
+    def wait_synced(self, timeout: float) -> bool:
+        return True
+
+    def get(self, namespace: str, name: str) -> dict:
+        return self.body
+
+
+class FakeView:
+    def __init__(self):
+        self.stopped = False
+        self.namespace, self.ds_name, self.deployment_names = "cni", "agent", ()
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def observe(self):
+        raise AssertionError("a finished plan must not observe the cluster")
+
+
+class RecordingExecutor:
+    def __init__(self):
+        self.writes = []
+
+    def write_status(self, status) -> str:
+        self.writes.append(status)
+        return str(100 + len(self.writes))
+
+    def post_event(self, event) -> None:
+        pass
+
+
+def runner_for(body: dict, view: FakeView) -> PlanRunner:
+    runner = PlanRunner.__new__(PlanRunner)
+    runner.api, runner.namespace, runner.name, runner.uid = None, "ops", "upgrade", "plan-uid"
+    runner.plan, runner.view, runner.executor = FakePlanCache(body), view, RecordingExecutor()
+    runner.status_book, runner.preflight_cache, runner._spec_cache = StatusBook(), None, None
+    runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()
+    return runner
+
+
+def body(plan_spec, phase: str, spec_hash: str, generation: int = 3) -> dict:
+    return {"metadata": {"name": "upgrade", "namespace": "ops", "uid": "plan-uid", "generation": generation,
+                         "resourceVersion": "7"},
+            "spec": plan_spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "status": {"phase": phase, "specHash": spec_hash, "observedGeneration": generation}}
+
+
+def test_a_succeeded_plan_drops_its_watches_and_decides_without_them():
+    plan_spec = spec()
+    view = FakeView()
+    runner = runner_for(body(plan_spec, "Succeeded", spec_digest(plan_spec)), view)
+    runner.reconcile_once()
+    assert view.stopped and runner.view is None
+    assert runner.status_book.decided.phase is models.Phase.succeeded
+    runner.reconcile_once()  # and stays without them
+    assert runner.view is None
+
+
+def test_a_finished_plan_whose_spec_changed_plans_again_with_watches():
+    plan_spec = spec()
+    view = FakeView()
+    runner = runner_for(body(plan_spec, "Succeeded", "an-older-spec"), view)
+    try:
+        runner.reconcile_once()
+    except AssertionError as exc:
+        assert "must not observe" in str(exc)  # it went on to observe the cluster: it is planning again
+    else:
+        raise AssertionError("a changed spec must be planned from the cluster")
+    assert not view.stopped
