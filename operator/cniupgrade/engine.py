@@ -34,7 +34,13 @@ from cniupgrade.status_book import StatusBook
 log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 60.0
 PREFLIGHT_MIN_INTERVAL = 10.0
+PREFLIGHT_COST_FACTOR = 10  # a waiting plan's re-checks take at most ~1/10 of the time (they list the cluster)
 MAX_BACKOFF_SECONDS = 30.0
+
+
+def preflight_interval(took: float) -> float:
+    """Seconds the checks' result is reused: 10 s, or 10x what they took (100k SpiderEndpoints take ~15 s)."""
+    return max(PREFLIGHT_MIN_INTERVAL, PREFLIGHT_COST_FACTOR * took)
 
 
 def daemonset_name(spec: models.UpgradePlanSpec) -> str:
@@ -165,14 +171,17 @@ class PlanRunner:
             self.view = None
 
     def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
-        """The plugin's checks read much of the cluster: at most every PREFLIGHT_MIN_INTERVAL per spec."""
+        """The plugin's checks read much of the cluster: a plan waiting (for approval, the pre-pull, a fix) re-runs
+        them per spec at most every preflight_interval() of their last duration."""
         key = spec_digest(spec)
         cached = self.preflight_cache
-        if cached and cached[0] == key and time.monotonic() - cached[1] < PREFLIGHT_MIN_INTERVAL:
+        if cached and cached[0] == key and time.monotonic() < cached[1]:
             return replace(observation, installed_version=cached[2].installed_version,
                            preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
+        started = time.monotonic()
         observation = with_preflight(self.api, spec, observation)
-        self.preflight_cache = (key, time.monotonic(), observation)
+        finished = time.monotonic()
+        self.preflight_cache = (key, finished + preflight_interval(finished - started), observation)
         return observation
 
     def _ensure_view(self, namespace: str, ds_name: str, deployments: tuple[str, ...]) -> None:

@@ -1,7 +1,9 @@
 """Which status the next decision starts from, and when a decided status is worth a write.
 
 The loop decides faster than status writes are useful: per-node progress is written at most every
-WRITE_INTERVAL, while phase changes and failures (Warning events) are written at once. Between writes the
+WRITE_INTERVAL, while phase changes and failures (Warning events) are written at once. A large plan's status
+is large (~80 bytes per node; each write is validated, stored and sent to every watcher whole), so past
+NODES_PER_INTERVAL nodes the interval grows with it: a 1000-node plan's progress is written every 4 s. Between writes the
 decided status lives here. Losing it (a crash) is safe: every node's state is re-derived from its pods.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 from cniupgrade.api import models
 
 WRITE_INTERVAL = 1.0
+NODES_PER_INTERVAL = 250
 
 
 @dataclass
@@ -48,7 +51,8 @@ class StatusBook:
             return None
         if urgent:
             return 0.0
-        return max(0.0, self.last_write + WRITE_INTERVAL - (time.monotonic() if now is None else now))
+        interval = WRITE_INTERVAL * max(1.0, len(self.decided.nodes) / NODES_PER_INTERVAL)
+        return max(0.0, self.last_write + interval - (time.monotonic() if now is None else now))
 
     def wrote(self, new_version: str, now: float | None = None) -> None:
         self.written = self.decided

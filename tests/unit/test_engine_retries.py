@@ -38,3 +38,9 @@ def test_conflicts_retry_at_once_and_throttling_or_server_errors_back_off():
 def test_backoff_is_capped():
     runner = runner_with([ApiException(status=500)] * 12)
     assert max(runner._step() for _ in range(12)) == MAX_BACKOFF_SECONDS
+
+
+def test_a_waiting_plan_re_runs_costly_checks_less_often():
+    from cniupgrade.engine import PREFLIGHT_MIN_INTERVAL, preflight_interval
+    assert preflight_interval(0.2) == PREFLIGHT_MIN_INTERVAL  # a small cluster: every 10 s, as before
+    assert preflight_interval(15.0) == 150.0  # 100k SpiderEndpoints: the checks take ~1/10 of the time

@@ -20,6 +20,14 @@ def test_counts_every_match_and_names_only_the_first_twenty():
     assert scan.ips.duplicates().ips == 0
 
 
+def test_the_named_sample_is_the_first_twenty_by_name_in_whatever_order_they_come():
+    endpoints = [endpoint(i, f"10.{i // 250}.{i % 250}.1", "None") for i in range(100)]
+    scan = ClusterScan.of({}, endpoints=reversed(endpoints))
+    assert scan.none_owner_endpoints.count == 100
+    assert scan.none_owner_endpoints.names == [f"app/web-{i:05d}" for i in range(20)]
+    scan.ips.close()
+
+
 def test_duplicates_are_counted_exactly_with_a_sample_of_pods_and_ips():
     # 3000 endpoints; the last 30 reuse the IPs of the first 30 (the <=0.9.4 GC bug)
     endpoints = [endpoint(i, f"10.1.{i // 250}.{i % 250}") for i in range(2970)]

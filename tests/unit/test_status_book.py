@@ -1,9 +1,9 @@
 """Status writes are coalesced, and the loop never decides from a status older than its own."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Phase, UpgradePlanStatus
+from cniupgrade.api.models import NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.engine import parse_status
-from cniupgrade.status_book import WRITE_INTERVAL, StatusBook
+from cniupgrade.status_book import NODES_PER_INTERVAL, WRITE_INTERVAL, StatusBook
 
 
 def body(version: str, status: UpgradePlanStatus | None = None) -> dict:
@@ -29,6 +29,20 @@ def test_progress_is_written_at_most_every_interval_and_urgent_changes_at_once()
     assert book.due(urgent=False, now=100.0 + WRITE_INTERVAL) == 0.0
     book.wrote("3", now=100.6)
     assert book.due(urgent=True, now=100.7) is None  # written: nothing pending
+
+
+def test_a_large_plans_progress_is_written_less_often_and_its_failures_at_once():
+    nodes = [NodeResult(name=f"n{i}", state=NodeState.upgraded) for i in range(1000)]
+    book = StatusBook()
+    book.base(body("1"), parse_status)
+    book.record(S1.model_copy(update={"nodes": nodes}))
+    book.wrote("2", now=100.0)
+    book.record(S2.model_copy(update={"nodes": nodes}))
+    assert abs(book.due(urgent=False, now=100.0) - 4 * WRITE_INTERVAL) < 1e-9  # 1000 / NODES_PER_INTERVAL
+    assert book.due(urgent=False, now=100.0 + 4 * WRITE_INTERVAL) == 0.0
+    assert book.due(urgent=True, now=100.1) == 0.0
+    book.record(S2.model_copy(update={"nodes": nodes[:NODES_PER_INTERVAL]}))
+    assert abs(book.due(urgent=False, now=100.0) - WRITE_INTERVAL) < 1e-9  # up to 250 nodes: every second
 
 
 def test_the_loop_decides_from_its_own_unwritten_status_while_the_watch_lags():

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterator
+import queue
+import threading
+from typing import Callable, Iterator, Mapping
 
 from kubernetes import client, config
 
@@ -19,12 +21,66 @@ def api_client(pool_size: int = 32) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def paginate(list_fn: Callable, **kwargs) -> Iterator[dict]:
-    """Every item of a list call, page by page (limit/continue), as raw JSON."""
+def pages(list_fn: Callable, **kwargs) -> Iterator[list[dict]]:
+    """The items of a list call, one page (limit/continue) at a time, as raw JSON."""
     token = None
     while True:
         page = json.loads(list_fn(**kwargs, limit=PAGE, _continue=token, _preload_content=False).data)
-        yield from page.get("items") or []
+        yield page.get("items") or []
         token = (page.get("metadata") or {}).get("continue")
         if not token:
             return
+
+
+def paginate(list_fn: Callable, **kwargs) -> Iterator[dict]:
+    """Every item of a list call, page by page, as raw JSON."""
+    for items in pages(list_fn, **kwargs):
+        yield from items
+
+
+_END = object()
+
+
+def interleave(streams: Mapping[str, Iterator[list[dict]]], buffered: int = 4) -> Iterator[tuple[str, list[dict]]]:
+    """(stream name, page) as pages arrive from several paged lists fetched at once, each in its own thread.
+
+    The API server prepares the next pages of every list while the caller handles this one; at most
+    `buffered` pages wait, so memory stays bounded whatever the lists hold. Each stream's pages come in
+    their own order. An error in any stream is raised here; leaving early stops the fetchers."""
+    ready: queue.Queue = queue.Queue(maxsize=buffered)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch(name: str, stream: Iterator[list[dict]]) -> None:
+        try:
+            for page in stream:
+                if not put((name, page)):
+                    return
+            put((name, _END))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put((name, exc))
+
+    threads = [threading.Thread(target=fetch, args=item, name=f"list-{item[0]}", daemon=True)
+               for item in streams.items()]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            name, page = ready.get()
+            if page is _END:
+                running -= 1
+            elif isinstance(page, BaseException):
+                raise page
+            else:
+                yield name, page
+    finally:
+        stop.set()

@@ -5,6 +5,7 @@ pairs of the duplicate-IP check in a temporary SQLite file (grouped there, not i
 """
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import sqlite3
@@ -26,14 +27,18 @@ def name_of(obj: Mapping) -> str:
 
 @dataclass
 class Sample:
-    """How many, and the first MAX_NAMED_OBJECTS names."""
+    """How many, and the first MAX_NAMED_OBJECTS names in name order (whatever order they were fed in:
+    lists fetched at once interleave)."""
     count: int = 0
     names: list[str] = field(default_factory=list)
 
     def add(self, name: str) -> None:
         self.count += 1
         if len(self.names) < MAX_NAMED_OBJECTS:
-            self.names.append(name)
+            bisect.insort(self.names, name)
+        elif name < self.names[-1]:
+            bisect.insort(self.names, name)
+            self.names.pop()
 
 
 @dataclass(frozen=True)
