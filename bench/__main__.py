@@ -84,9 +84,10 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
         api = api_client(cluster.kubeconfig)
         rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid})
         progress(rollouts.operator(canary=0), "(warm-up: the operator's first plan pays its start-up)")
-        native, ours = [], []
-        for _ in range(trials):  # alternate, so drift hits both alike
+        native, floor, ours = [], [], []
+        for _ in range(trials):  # alternate, so drift hits all alike
             native.append(progress(rollouts.native()))
+            floor.append(progress(rollouts.floor()))
             ours.append(progress(rollouts.operator(canary=0)))
         with_canary = progress(rollouts.operator(canary=1))
         rss = peak_rss_mib(operator.pid)
@@ -102,11 +103,16 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
         cluster.down()
     median_native = statistics.median(r.seconds for r in native)
     median_ours = statistics.median(r.seconds for r in ours)
+    median_floor = statistics.median(r.seconds for r in floor)
     refill_native = [d for r in native for d in r.refill_delays]
     refill_ours = [d for r in ours for d in r.refill_delays]
     return {"nodes": nodes, "maxUnavailable": max_unavailable, "readyDelayMs": ready_ms, "trials": trials,
             "native": [round(r.seconds, 2) for r in native], "operator": [round(r.seconds, 2) for r in ours],
             "nativeMedian": median_native, "operatorMedian": median_ours, "ratio": median_ours / median_native,
+            "floor": [round(r.seconds, 2) for r in floor], "floorMedian": median_floor,
+            "floorRatio": median_floor / median_native, "operatorOverFloor": median_ours / median_floor,
+            "cycleFloor": statistics.median(r.cycle for r in floor),
+            "cpuFloor": {k: statistics.median(r.cpu[k] for r in floor) for k in floor[0].cpu},
             "ideal": math.ceil(nodes / max_unavailable) * ready_ms / 1000, "operatorWithCanary": with_canary.seconds,
             "refillNative": [percentile(refill_native, 50), percentile(refill_native, 95)],
             "refillOperator": [percentile(refill_ours, 50), percentile(refill_ours, 95)],
@@ -125,6 +131,9 @@ def print_rollout(r: dict) -> None:
     print(f"  native RollingUpdate  median {r['nativeMedian']:.2f}s  {r['native']}")
     print(f"  operator (no canary)  median {r['operatorMedian']:.2f}s  {r['operator']}")
     print(f"  ratio operator/native {r['ratio']:.3f}   ideal (batches x ready delay) {r['ideal']:.2f}s")
+    print(f"  floor: minimal OnDelete deleter (no checks, no status) median {r['floorMedian']:.2f}s  {r['floor']}; "
+          f"floor/native {r['floorRatio']:.3f}, operator/floor {r['operatorOverFloor']:.3f}; "
+          f"its per-node cycle {r['cycleFloor'] * 1000:.0f} ms; its CPU {r['cpuFloor']}")
     print(f"  operator with a 1-node canary {r['operatorWithCanary']:.2f}s")
     print(f"  median phases (start -> first deletion -> last new pod Ready -> done): native "
           f"{r['phasesNative']}, operator {r['phasesOperator']}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from kubernetes import client, watch
 
+from bench.floor import MinimalDeleter
 from bench.timeline import PodTimeline
 
 LABELS = {"app": "bench-agent"}
@@ -84,15 +85,27 @@ class Rollouts:
         def start(namespace: str) -> None:
             self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {"template": {"spec": {
                 "containers": [{"name": "agent", "image": NEW_IMAGE}]}}}})
+        return self._timed("native", start, self._all_updated)
+
+    def floor(self) -> Run:
+        """The minimal OnDelete-driven rollout (bench/floor.py), for what driving from outside costs by itself."""
+        def start(namespace: str) -> None:
+            self.apps.patch_namespaced_daemon_set("agent", namespace, {"spec": {
+                "updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
+                "template": {"spec": {"containers": [{"name": "agent", "image": NEW_IMAGE}]}}}})
 
         def finish(namespace: str) -> None:
-            def done(ds: dict) -> bool:
-                status, generation = ds.get("status") or {}, ds["metadata"]["generation"]
-                return (status.get("observedGeneration") == generation
-                        and status.get("updatedNumberScheduled") == self.nodes
-                        and status.get("numberAvailable") == self.nodes and not status.get("numberUnavailable"))
-            watch_until(self.apps.list_namespaced_daemon_set, namespace, "agent", done, 3600, "native rollout")
-        return self._timed("native", start, finish)
+            with MinimalDeleter(self.api, namespace, "app=bench-agent", self.max_unavailable, NEW_IMAGE):
+                self._all_updated(namespace)
+        return self._timed("floor", start, finish)
+
+    def _all_updated(self, namespace: str) -> None:
+        def done(ds: dict) -> bool:
+            status, generation = ds.get("status") or {}, ds["metadata"]["generation"]
+            return (status.get("observedGeneration") == generation
+                    and status.get("updatedNumberScheduled") == self.nodes
+                    and status.get("numberAvailable") == self.nodes and not status.get("numberUnavailable"))
+        watch_until(self.apps.list_namespaced_daemon_set, namespace, "agent", done, 3600, "rollout")
 
     def operator(self, canary: int) -> Run:
         def start(namespace: str) -> None:

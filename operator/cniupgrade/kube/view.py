@@ -88,6 +88,7 @@ class PlanView:
         self.nodes = NodeCache.get(api, on_change)
         self.pods: WatchCache | None = None
         self._pod_selector: str | None = None
+        self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
 
     def stop(self) -> None:
         for cache in (self.daemonsets, self.probes, self.prepull, self.pods, *self.deployments):
@@ -143,13 +144,20 @@ class PlanView:
         self._owner_seen = (owner, time.monotonic(), alive)
         return alive
 
+    def _nodes_by_name(self) -> dict[str, NodeInfo]:
+        """Rebuilt only when a node changed (nodes rarely change during a rollout; passes run on pod events)."""
+        version = self.nodes.version
+        if self._nodes_seen is None or self._nodes_seen[0] != version:
+            self._nodes_seen = (version, {n.name: n for n in self.nodes.items()})
+        return self._nodes_seen[1]
+
     def observe(self) -> Observation:
         for cache in (self.daemonsets, self.probes, self.prepull, self.nodes, *self.deployments):
             if not cache.wait_synced(SYNC_TIMEOUT):
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
         now = dt.datetime.now(dt.timezone.utc)
         raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
-        nodes = {n.name: n for n in self.nodes.items()}
+        nodes = self._nodes_by_name()
         probes = {p.node: p for p in self.probes.items() if p.node}
         prepull = {p.node: p for p in self.prepull.items() if p.node}
         control_plane = tuple(DeploymentView.from_api(d) for cache in self.deployments for d in cache.items())

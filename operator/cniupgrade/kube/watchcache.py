@@ -33,6 +33,7 @@ class WatchCache:
         self._list_fn, self._kwargs = list_fn, list_kwargs
         self._on_change, self._transform = on_change, transform
         self._items: dict[str, Any] = {}
+        self.version = 0  # bumped on every change, so readers can keep what they derived from the items
         self._lock = threading.Lock()
         self._synced = threading.Event()
         self._stopped = threading.Event()
@@ -102,6 +103,7 @@ class WatchCache:
                 break
         with self._lock:
             self._items = items
+            self.version += 1
         self._synced.set()
         self._on_change()
         return page["metadata"]["resourceVersion"]
@@ -137,6 +139,8 @@ class WatchCache:
                 item = self._transform(obj)
                 changed = self._items.get(key) != item
                 self._items[key] = item
+            if changed:
+                self.version += 1
         if changed:  # e.g. a node's heartbeat leaves its view as it was: nobody needs to wake for it
             self._on_change()
         return new_version

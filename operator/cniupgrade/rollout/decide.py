@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cniupgrade.api.models import TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.memo import last_by_identity
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.observation import Observation, parse_time
@@ -118,9 +119,11 @@ class _Reconcile(Preparation, Rollback):
         Returns None once every node from batch `first` on is done. One sweep over the plan; the rest of a pass
         only looks at the nodes in flight (a 1000-node plan is decided many times a second)."""
         plan = self.status.plan
-        batch_of = {name: index for index, batch in enumerate(plan.batches[first:], start=first) for name in batch}
+        batch_of = _batch_index(plan)
         in_flight, unstarted = [], []
-        for name in batch_of:
+        for name, index in batch_of.items():
+            if index < first:
+                continue
             if name not in self.nodes:
                 unstarted.append(name)
             elif not self._node_done(name):
@@ -142,7 +145,7 @@ class _Reconcile(Preparation, Rollback):
             if hold is None:
                 down_set = set(down)
                 starting = down + [n for n in unstarted[:len(down) + max(room, 0)] if n not in down_set][:max(room, 0)]
-                started_batches = {batch_of[n] for n in batch_of if n in self.nodes}
+                started_batches = {batch_of[n] for n in batch_of if n in self.nodes and batch_of[n] >= first}
                 for index in sorted({batch_of[n] for n in starting} - started_batches):
                     self._batch_started(index)
                 touched |= {batch_of[n] for n in starting}
@@ -263,6 +266,12 @@ class _Reconcile(Preparation, Rollback):
     def pass_node(self, name: str, started: dt.datetime) -> None:
         took = (self.obs.now - started).total_seconds()
         self.node_update(name, NodeState.upgraded, f"upgraded in {took:.0f}s", finished_at=self.now)
+
+
+@last_by_identity
+def _batch_index(plan) -> dict[str, int]:
+    """Node -> its batch, in plan order (the plan is fixed for the whole rollout)."""
+    return {name: index for index, batch in enumerate(plan.batches) for name in batch}
 
 
 def decide(spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int) -> Decision:

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
+from cniupgrade.memo import last_by_identity
 from cniupgrade.api.models import (TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanSpec,
                                    UpgradePlanStatus)
 from cniupgrade.rollout import actions as act
@@ -28,10 +29,17 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@last_by_identity
 def spec_digest(spec: UpgradePlanSpec) -> str:
     """What shapes the plan; approval, pause and the window do not re-plan."""
     shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window"})
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@last_by_identity
+def _results_by_name(results: list[NodeResult]) -> tuple[dict[str, NodeResult], bool]:
+    """By node name, and whether any failed (the status's results are the same list pass after pass)."""
+    return {r.name: r for r in results}, any(r.state is NodeState.failed for r in results)
 
 
 class ReconcileBase:
@@ -45,9 +53,9 @@ class ReconcileBase:
         self.actions: list[act.Action] = []
         self.events: list[act.Event] = []
         self.requeue: float | None = None
-        self.nodes: dict[str, NodeResult] = {n.name: n for n in status.nodes}
+        by_name, self.may_have_failed = _results_by_name(status.nodes)
+        self.nodes: dict[str, NodeResult] = dict(by_name)  # this decision's working copy
         self._initial_nodes, self._nodes_changed = self.nodes, False
-        self.may_have_failed = any(n.state is NodeState.failed for n in status.nodes)  # one scan per pass
 
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.events.append(act.Event("Warning" if warning else "Normal", reason, message))

@@ -1,0 +1,81 @@
+"""The floor for any rollout driven from outside the DaemonSet controller: the least such a controller can do.
+
+It sets the DaemonSet to OnDelete with the new image and, from one pod watch, deletes the next old pod (in node
+order) the moment fewer than maxUnavailable nodes are in flight: no checks, no status, no events, constant work
+per event, deletions sent from a thread pool. Whatever it loses against the native RollingUpdate, every
+OnDelete-driven rollout (ours included) loses too.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from kubernetes import client, watch
+
+
+class MinimalDeleter:
+    def __init__(self, api: client.ApiClient, namespace: str, selector: str, max_unavailable: int, new_image: str):
+        self.core = client.CoreV1Api(api)
+        self.namespace, self.selector = namespace, selector
+        self.max_unavailable, self.new_image = max_unavailable, new_image
+        self.old_pod: dict[str, str] = {}  # node -> its live old pod
+        self.order: list[str] = []  # nodes to replace, in order
+        self.next = 0
+        self.in_flight: set[str] = set()  # deleted, new pod not Ready yet
+        self._pool = ThreadPoolExecutor(max_workers=max_unavailable)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MinimalDeleter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._pool.shutdown()
+
+    def _run(self) -> None:
+        body = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector,
+                                                        _preload_content=False).data)
+        for pod in body["items"]:
+            self._record("ADDED", pod)
+        self.order = sorted(self.old_pod)
+        version = body["metadata"]["resourceVersion"]
+        self._act()
+        while not self._stop.is_set():
+            for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
+                                              label_selector=self.selector, resource_version=version,
+                                              timeout_seconds=5):
+                version = event["raw_object"]["metadata"]["resourceVersion"]
+                self._record(event["type"], event["raw_object"])
+                self._act()
+                if self._stop.is_set():
+                    return
+
+    def _record(self, kind: str, pod: dict) -> None:
+        node, name = pod["spec"].get("nodeName"), pod["metadata"]["name"]
+        if not node:
+            return
+        gone = kind == "DELETED" or pod["metadata"].get("deletionTimestamp")
+        if pod["spec"]["containers"][0]["image"] != self.new_image:
+            if gone:
+                self.old_pod.pop(node, None)
+            else:
+                self.old_pod[node] = name
+        elif not gone and _ready(pod):
+            self.in_flight.discard(node)
+
+    def _act(self) -> None:
+        while len(self.in_flight) < self.max_unavailable and self.next < len(self.order):
+            node = self.order[self.next]
+            self.next += 1
+            name = self.old_pod.get(node)
+            if name:
+                self.in_flight.add(node)
+                self._pool.submit(self.core.delete_namespaced_pod, name, self.namespace, _preload_content=False)
+
+
+def _ready(pod: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
