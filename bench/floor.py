@@ -32,9 +32,9 @@ class MinimalDeleter:
         return self
 
     def __exit__(self, *exc) -> None:
+        """Not joined: the watch notices the stop at its next event or timeout, after the run was timed."""
         self._stop.set()
-        self._thread.join(10)
-        self._pool.shutdown()
+        self._pool.shutdown(wait=False)
 
     def _run(self) -> None:
         body = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector,
