@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -42,12 +43,19 @@ def install_operator(cluster: LocalCluster) -> Path:
     return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
 
 
-def start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen:
+def start_operator(kubeconfig: Path, log: Path, metrics_port: int) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
-                                 f"--metrics-port={free_port()}", "--log-format=json"],
+                                 f"--metrics-port={metrics_port}", "--log-format=json"],
                                 env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=out,
                                 stderr=subprocess.STDOUT)
+
+
+def reconcile_passes(metrics_port: int) -> float:
+    """Every plan's reconcile passes so far, from the operator's own metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("cniupgrade_reconcile_passes_total{"))
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -79,10 +87,12 @@ def progress(run: Run, note: str = "") -> Run:
 def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
     cluster = LocalCluster("bench", build.ensure_built())
     cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,)))
-    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log")
+    metrics_port = free_port()
+    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
     try:
         api = api_client(cluster.kubeconfig)
-        rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid})
+        rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid},
+                            lambda: reconcile_passes(metrics_port))
         progress(rollouts.operator(canary=0), "(warm-up: the operator's first plan pays its start-up)")
         native, floor, ours = [], [], []
         for _ in range(trials):  # alternate, so drift hits all alike
@@ -122,7 +132,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "cycle": [statistics.median(r.cycle for r in native), statistics.median(r.cycle for r in ours)],
             "cpuNative": {k: statistics.median(r.cpu[k] for r in native) for k in native[0].cpu},
             "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
-            "requestsPerNode": requests, "peakRssMiB": rss, "crowdPods": crowd_pods,
+            "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes, "peakRssMiB": rss, "crowdPods": crowd_pods,
             "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
 
 
@@ -145,7 +155,8 @@ def print_rollout(r: dict) -> None:
           f"p95 {r['refillOperator'][1] * 1000:.0f} ms (native p50 {r['refillNative'][0] * 1000:.0f} ms, "
           f"p95 {r['refillNative'][1] * 1000:.0f} ms)")
     q = r["requestsPerNode"]
-    print(f"  operator API requests per node upgraded: {q['writes']:.2f} writes, {q['reads']:.2f} reads")
+    print(f"  operator API requests per node upgraded: {q['writes']:.2f} writes, {q['reads']:.2f} reads; "
+          f"reconcile passes per node {r['passesPerNode']:.2f}")
     print(f"    {q['byVerb']}")
     print(f"  operator peak RSS {r['peakRssMiB']:.0f} MiB", end="")
     if r["crowdPods"]:

@@ -60,6 +60,7 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per component during the run
     in_flight: float = 0.0  # mean nodes between deletion and readiness
     cycle: float = 0.0  # mean seconds from a node's deletion to its new pod Ready
+    passes: float = 0.0  # the operator's reconcile passes for the run's plan
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -73,8 +74,10 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 
 class Rollouts:
-    def __init__(self, api: client.ApiClient, nodes: int, max_unavailable: int, pids: dict[str, int]):
+    def __init__(self, api: client.ApiClient, nodes: int, max_unavailable: int, pids: dict[str, int],
+                 passes: Callable[[], float] = lambda: 0.0):
         self.api = api
+        self.passes = passes  # the operator's reconcile passes of the plans that exist (a deleted plan's go)
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.nodes, self.max_unavailable = nodes, max_unavailable
@@ -116,11 +119,16 @@ class Rollouts:
                          "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
                                      "nodeTimeoutSeconds": 600}}})
 
+        passes = []
+
         def finish(namespace: str) -> None:
             watch_until(self.custom.list_namespaced_custom_object, namespace, "bench",
                         lambda plan: (plan.get("status") or {}).get("phase") == "Succeeded", 3600, "operator rollout",
                         group="cniupgrade.io", version="v1alpha1", plural="upgradeplans")
-        return self._timed("operator+canary" if canary else "operator", start, finish)
+            passes.append(self.passes())  # before the plan is deleted with its namespace
+        run = self._timed("operator+canary" if canary else "operator", start, finish)
+        run.passes = passes[0]
+        return run
 
     def _timed(self, kind: str, start: Callable[[str], None], finish: Callable[[str], None]) -> Run:
         """One rollout of a fresh agent: `start` it, wait for `finish`, measured from the outside."""

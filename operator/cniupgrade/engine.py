@@ -101,6 +101,7 @@ class PlanRunner:
             self.wake.wait(min(remaining, 1.0))  # the slice only bounds how late a stop is noticed
 
     def _step(self) -> float:
+        metrics.reconcile_passes.labels(self.namespace, self.name).inc()
         try:
             delay = self.reconcile_once()
             self.backoff = 0.5

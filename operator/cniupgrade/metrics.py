@@ -30,6 +30,9 @@ findings = Gauge("cniupgrade_preflight_findings", "Failed pre-flight checks by s
 node_duration = Histogram("cniupgrade_node_upgrade_duration_seconds",
                           "From a node's old agent pod deletion to its health gate passing.", ("plugin",),
                           buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800), registry=REGISTRY)
+reconcile_passes = Counter("cniupgrade_reconcile_passes_total",
+                           "Reconcile passes (one per relevant watch event or due deadline, coalesced).", PLAN,
+                           registry=REGISTRY)
 reconcile_errors = Counter("cniupgrade_reconcile_errors_total", "Reconcile passes that failed and were retried.",
                            PLAN, registry=REGISTRY)
 
@@ -72,7 +75,7 @@ def forget(namespace: str, name: str) -> None:
                 gauge.remove(namespace, name, value)
             except KeyError:
                 pass
-    for metric in (last_progress, started, stalled, reconcile_errors):
+    for metric in (last_progress, started, stalled, reconcile_errors, reconcile_passes):
         try:
             metric.remove(namespace, name)
         except KeyError:

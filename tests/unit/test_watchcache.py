@@ -22,3 +22,34 @@ def test_only_changes_of_the_kept_view_wake_the_loop():
     cache._apply({"type": "DELETED", "object": node("n1", version="4")}, "3")
     cache._apply({"type": "DELETED", "object": node("n1", version="4")}, "4")  # replayed: nothing to remove
     assert len(wakes) == 3 and cache.items() == []
+
+
+def agent(name: str, node: str | None, revision: str = "new", ready: bool = False, phase: str = "Pending",
+          reason: str = "", terminating: bool = False, version: str = "1") -> dict:
+    meta = {"name": name, "namespace": "cni", "uid": f"uid-{name}", "resourceVersion": version,
+            "labels": {"controller-revision-hash": revision}}
+    if terminating:
+        meta["deletionTimestamp"] = "2026-11-23T12:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": node} if node else {},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                       "containerStatuses": [{"state": {"waiting": {"reason": reason}} if reason else {}}]}}
+
+
+def test_an_agent_pod_wakes_the_loop_only_when_what_a_decision_reads_changed():
+    from cniupgrade.kube.view import decision_input
+    from cniupgrade.rollout.observation import AgentPod
+    wakes = []
+    cache = WatchCache("pods", list_fn=None, on_change=lambda: wakes.append(1), transform=AgentPod.from_api,
+                       wakes_on=decision_input)
+    events = [("ADDED", agent("old", "n1", "old", ready=True), 1),  # a live pod appears
+              ("MODIFIED", agent("old", "n1", "old", ready=True, terminating=True), 2),  # it is being deleted
+              ("DELETED", agent("old", "n1", "old", ready=True, terminating=True), 2),  # gone: nothing new
+              ("ADDED", agent("new", None), 2),  # its replacement, not scheduled yet
+              ("MODIFIED", agent("new", "n1"), 3),  # scheduled on n1
+              ("MODIFIED", agent("new", "n1", reason="ContainerCreating"), 3),  # a new waiting reason
+              ("MODIFIED", agent("new", "n1", ready=True, phase="Running"), 4),  # Ready: the gate can pass
+              ("DELETED", agent("new", "n1", ready=True, phase="Running"), 5)]  # removed at once (force)
+    for kind, pod, expected in events:
+        cache._apply({"type": kind, "object": pod}, "0")
+        assert len(wakes) == expected, (kind, pod["metadata"])
+    assert cache.items() == []

@@ -32,6 +32,15 @@ def node_info(node: dict) -> NodeInfo:
                     schedulable=not (node.get("spec") or {}).get("unschedulable", False))
 
 
+def decision_input(pod: AgentPod | None) -> tuple | None:
+    """What of an agent pod a decision reads: a live pod's node, identity, revision and readiness. A pod not yet
+    scheduled, a new waiting reason (read when a node times out, on a deadline of its own) and the removal of a
+    pod already terminating do not wake the loop: half of a node's pod events, and as many passes."""
+    if pod is None or pod.node is None or pod.terminating:
+        return None
+    return pod.node, pod.uid, pod.revision, pod.ready
+
+
 def selector_string(match_labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
 
@@ -103,8 +112,8 @@ class PlanView:
                 self.pods.stop()
             self._pod_selector = selector
             self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                   self._on_change, transform=AgentPod.from_api, namespace=self.namespace,
-                                   label_selector=selector).start()
+                                   self._on_change, transform=AgentPod.from_api, wakes_on=decision_input,
+                                   namespace=self.namespace, label_selector=selector).start()
         return self.pods
 
     def _current_revision(self, ds: dict) -> str | None:

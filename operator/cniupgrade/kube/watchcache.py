@@ -28,10 +28,12 @@ def _key(obj: dict) -> str:
 
 class WatchCache:
     def __init__(self, name: str, list_fn: Callable, on_change: Callable[[], None],
-                 transform: Callable[[dict], Any] = lambda o: o, **list_kwargs):
+                 transform: Callable[[dict], Any] = lambda o: o, wakes_on: Callable[[Any], Any] = lambda i: i,
+                 **list_kwargs):
+        """`wakes_on(item or None)`: the part of an item whose change calls on_change (every change is stored)."""
         self.name = name
         self._list_fn, self._kwargs = list_fn, list_kwargs
-        self._on_change, self._transform = on_change, transform
+        self._on_change, self._transform, self._wakes_on = on_change, transform, wakes_on
         self._items: dict[str, Any] = {}
         self.version = 0  # bumped on every change, so readers can keep what they derived from the items
         self._lock = threading.Lock()
@@ -133,14 +135,15 @@ class WatchCache:
             return new_version
         key = _key(obj)
         with self._lock:
+            old = self._items.get(key)
             if kind == "DELETED":
-                changed = self._items.pop(key, None) is not None
+                new = self._items.pop(key, None) and None
             else:
-                item = self._transform(obj)
-                changed = self._items.get(key) != item
-                self._items[key] = item
+                new = self._items[key] = self._transform(obj)
+            changed = old != new
             if changed:
                 self.version += 1
-        if changed:  # e.g. a node's heartbeat leaves its view as it was: nobody needs to wake for it
+        # e.g. a node's heartbeat leaves its view as it was: nobody needs to wake for it
+        if changed and self._wakes_on(old) != self._wakes_on(new):
             self._on_change()
         return new_version
