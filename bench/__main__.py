@@ -132,7 +132,8 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "cycle": [statistics.median(r.cycle for r in native), statistics.median(r.cycle for r in ours)],
             "cpuNative": {k: statistics.median(r.cpu[k] for r in native) for k in native[0].cpu},
             "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
-            "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes, "peakRssMiB": rss, "crowdPods": crowd_pods,
+            "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes,
+            "peakRssMiB": rss, "crowdPods": crowd_pods,
             "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
 
 

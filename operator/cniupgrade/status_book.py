@@ -3,8 +3,9 @@
 The loop decides faster than status writes are useful: per-node progress is written at most every
 WRITE_INTERVAL, while phase changes and failures (Warning events) are written at once. A large plan's status
 is large (~80 bytes per node; each write is validated, stored and sent to every watcher whole), so past
-NODES_PER_INTERVAL nodes the interval grows with it: a 1000-node plan's progress is written every 4 s. Between writes the
-decided status lives here. Losing it (a crash) is safe: every node's state is re-derived from its pods.
+NODES_PER_INTERVAL nodes the interval grows with it: a 1000-node plan's progress is written every 4 s.
+Between writes the decided status lives here. Losing it (a crash) is safe: every node's state is re-derived
+from its pods.
 """
 from __future__ import annotations
 

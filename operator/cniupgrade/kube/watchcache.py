@@ -1,8 +1,9 @@
 """A small informer: paginated list, then watch from its resourceVersion, into a dict of objects.
 
 Each object is kept as its transform makes it (like client-go's TransformFunc): a trimmed dict or the small
-view the caller reads, so a cache of thousands of pods costs little memory and no model deserialization. `on_change` is called after every
-change, which is how the reconcile loop is woken instead of polling.
+view the caller reads, so a cache of thousands of pods costs little memory and no model deserialization.
+`on_change` is called after a change (of the part `wakes_on` picks), which is how the reconcile loop is woken
+instead of polling.
 """
 from __future__ import annotations
 

@@ -144,7 +144,8 @@ class _Reconcile(Preparation, Rollback):
             hold = self.hold_reason(batch_of[unstarted[0]])
             if hold is None:
                 down_set = set(down)
-                starting = down + [n for n in unstarted[:len(down) + max(room, 0)] if n not in down_set][:max(room, 0)]
+                fresh = [n for n in unstarted[:len(down) + max(room, 0)] if n not in down_set]
+                starting = down + fresh[:max(room, 0)]
                 started_batches = {batch_of[n] for n in batch_of if n in self.nodes and batch_of[n] >= first}
                 for index in sorted({batch_of[n] for n in starting} - started_batches):
                     self._batch_started(index)
