@@ -225,9 +225,16 @@ class PlanRunner:
                     self._migrate(spec, action)
                 else:
                     self.executor.run(action, ds, raw_ds)
+        previous = self.status_book.decided
         self.status_book.record(decision.status)
         urgent = decision.status.phase != status.phase or any(e.type == "Warning" for e in decision.events)
-        write_in = self._write_status(urgent)
+        try:
+            write_in = self._write_status(urgent)
+        except Exception:
+            # Not written (say the API server restarts): the next pass decides it again from the cluster, its
+            # events included, instead of starting from a phase change nobody was told about.
+            self.status_book.record(previous)
+            raise
         metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,

@@ -82,3 +82,29 @@ def test_a_finished_plan_whose_spec_changed_plans_again_with_watches():
     else:
         raise AssertionError("a changed spec must be planned from the cluster")
     assert not view.stopped
+
+
+def test_a_phase_change_whose_status_write_failed_is_decided_again_with_its_events():
+    from kubernetes.client.rest import ApiException
+
+    from cniupgrade.rollout.decide import Decision
+    from cniupgrade.rollout import actions as act
+
+    plan_spec = spec()
+    runner = runner_for(body(plan_spec, "Rolling", spec_digest(plan_spec)), FakeView())
+    runner.view = None
+    before = models.UpgradePlanStatus(phase=models.Phase.rolling)
+    runner.status_book.record(before)
+
+    def unavailable(status):
+        raise ApiException(status=503, reason="the API server restarts")
+    runner.executor.write_status = unavailable
+    done = Decision(models.UpgradePlanStatus(phase=models.Phase.succeeded),
+                    events=[act.Event("Normal", "UpgradeSucceeded", "all nodes upgraded")])
+    try:
+        runner._carry_out(plan_spec, done, before)
+    except ApiException:
+        pass
+    else:
+        raise AssertionError("the failed write must surface")
+    assert runner.status_book.decided is before  # the next pass starts before the change and emits it again
