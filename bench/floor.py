@@ -7,52 +7,32 @@ OnDelete-driven rollout (ours included) loses too.
 """
 from __future__ import annotations
 
-import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from kubernetes import client, watch
+from kubernetes import client
+
+from bench.podwatch import PodFollower
 
 
-class MinimalDeleter:
+class MinimalDeleter(PodFollower):
+    join_on_exit = False
+
     def __init__(self, api: client.ApiClient, namespace: str, selector: str, max_unavailable: int, new_image: str):
-        self.core = client.CoreV1Api(api)
-        self.namespace, self.selector = namespace, selector
+        super().__init__(api, namespace, selector)
         self.max_unavailable, self.new_image = max_unavailable, new_image
         self.old_pod: dict[str, str] = {}  # node -> its live old pod
         self.order: list[str] = []  # nodes to replace, in order
         self.next = 0
         self.in_flight: set[str] = set()  # deleted, new pod not Ready yet
         self._pool = ThreadPoolExecutor(max_workers=max_unavailable)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> MinimalDeleter:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc) -> None:
-        """Not joined: the watch notices the stop at its next event or timeout, after the run was timed."""
-        self._stop.set()
+        super().__exit__(*exc)
         self._pool.shutdown(wait=False)
 
-    def _run(self) -> None:
-        body = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector,
-                                                        _preload_content=False).data)
-        for pod in body["items"]:
-            self._record("ADDED", pod)
+    def _listed(self) -> None:
         self.order = sorted(self.old_pod)
-        version = body["metadata"]["resourceVersion"]
         self._act()
-        while not self._stop.is_set():
-            for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
-                                              label_selector=self.selector, resource_version=version,
-                                              timeout_seconds=5):
-                version = event["raw_object"]["metadata"]["resourceVersion"]
-                self._record(event["type"], event["raw_object"])
-                self._act()
-                if self._stop.is_set():
-                    return
 
     def _record(self, kind: str, pod: dict) -> None:
         node, name = pod["spec"].get("nodeName"), pod["metadata"]["name"]
@@ -66,6 +46,8 @@ class MinimalDeleter:
                 self.old_pod[node] = name
         elif not gone and _ready(pod):
             self.in_flight.discard(node)
+        if self.order:  # once the list is in
+            self._act()
 
     def _act(self) -> None:
         while len(self.in_flight) < self.max_unavailable and self.next < len(self.order):

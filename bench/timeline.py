@@ -1,44 +1,21 @@
 """An outside view of one rollout: every agent pod's deletion and readiness, from a pod watch."""
 from __future__ import annotations
 
-import threading
 import time
 
-from kubernetes import client, watch
+from kubernetes import client
+
+from bench.podwatch import PodFollower
 
 
-class PodTimeline:
+class PodTimeline(PodFollower):
     """Records when each old pod started terminating and when each new pod became Ready (monotonic seconds)."""
 
     def __init__(self, api: client.ApiClient, namespace: str, selector: str, new_image: str):
-        self.core = client.CoreV1Api(api)
-        self.namespace, self.selector, self.new_image = namespace, selector, new_image
+        super().__init__(api, namespace, selector)
+        self.new_image = new_image
         self.deleted: dict[str, float] = {}  # node -> its old pod first seen terminating or gone
         self.ready: dict[str, float] = {}  # node -> its new pod first seen Ready
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PodTimeline:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        version = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector).metadata.resource_version
-        while not self._stop.is_set():
-            try:
-                for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
-                                                  label_selector=self.selector, resource_version=version,
-                                                  timeout_seconds=5):
-                    self._record(event["type"], event["raw_object"])
-                    version = event["raw_object"]["metadata"]["resourceVersion"]
-                    if self._stop.is_set():
-                        return
-            except Exception:  # noqa: BLE001 - a dropped watch resumes from the last version seen
-                time.sleep(0.1)
 
     def _record(self, kind: str, pod: dict) -> None:
         now = time.monotonic()

@@ -134,13 +134,11 @@ class PlanRunner:
             # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
             # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
             self._drop_view()
-            decision = decide(spec, status, Observation(now=dt.datetime.now(dt.timezone.utc),
-                                                        plan_key=f"{self.namespace}/{self.name}",
-                                                        daemonset=None, current_revision=None), generation)
-            write_in = self._carry_out(spec, decision, status)
-            return IDLE_RECHECK_SECONDS if write_in is None else min(IDLE_RECHECK_SECONDS, write_in)
-        self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
-        observation = self.view.observe()
+            observation = Observation(now=dt.datetime.now(dt.timezone.utc), plan_key=f"{self.namespace}/{self.name}",
+                                      daemonset=None, current_revision=None)
+        else:
+            self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
+            observation = self.view.observe()
         if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
                                           or status.spec_hash != spec_digest(spec)):
             observation = self._preflight(spec, observation)

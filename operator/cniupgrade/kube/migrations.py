@@ -9,7 +9,7 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.kube.client import paginate
-from cniupgrade.kube.spiderpool import SERVED_VERSIONS, SpiderpoolReader
+from cniupgrade.kube.spiderpool import SpiderpoolReader, served_version
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.migrations import CannotDerive, new_auto_pool_labels
 
@@ -41,14 +41,10 @@ class SpiderpoolMigrator:
         return handlers[migration_id]()
 
     def _served_version(self) -> str:
-        for version in SERVED_VERSIONS:
-            try:
-                self.custom.list_cluster_custom_object(facts.GROUP, version, "spiderippools", limit=1)
-                return version
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-        raise MigrationError("no served version of spiderippools")
+        version = served_version(self.custom, "spiderippools")
+        if version is None:
+            raise MigrationError("no served version of spiderippools")
+        return version
 
     def endpoint_owner_type_pod(self) -> str:
         version = self._served_version()

@@ -23,6 +23,18 @@ SERVED_VERSIONS = ("v2beta1", "v1")  # 0.3.x served only v1
 ENDPOINT_STREAMS = 3
 
 
+def served_version(custom: client.CustomObjectsApi, plural: str) -> str | None:
+    """The newest version of a Spiderpool resource the cluster serves (None: the CRD is not installed)."""
+    for version in SERVED_VERSIONS:
+        try:
+            custom.list_cluster_custom_object(facts.GROUP, version, plural, limit=1, _preload_content=False)
+            return version
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    return None
+
+
 class SpiderpoolReader:
     def __init__(self, api: client.ApiClient):
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
@@ -47,20 +59,9 @@ class SpiderpoolReader:
                     raise
         return found
 
-    def _version(self, plural: str) -> str | None:
-        """The newest version of a Spiderpool resource the cluster serves."""
-        for version in SERVED_VERSIONS:
-            try:
-                self.custom.list_cluster_custom_object(facts.GROUP, version, plural, limit=1, _preload_content=False)
-                return version
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-        return None
-
-    def _custom(self, plural: str, namespaces: Iterable[str] | None = None) -> Iterator[list[dict]]:
-        """Pages of a Spiderpool resource: cluster-wide, or namespace by namespace."""
-        version = self._version(plural)
+    def _custom(self, plural: str, version: str | None, namespaces: Iterable[str] | None = None
+                ) -> Iterator[list[dict]]:
+        """Pages of a Spiderpool resource in `version` (None: not served): cluster-wide, or namespace by namespace."""
         if version is None:
             return
         if namespaces is None:
@@ -74,20 +75,22 @@ class SpiderpoolReader:
     def _endpoint_streams(self) -> dict[str, Iterator[list[dict]]]:
         """SpiderEndpoints in ENDPOINT_STREAMS lists at once, each over its share of the namespaces (one list
         keeps one API server core busy); one cluster-wide list when namespaces may not be listed."""
+        version = served_version(self.custom, "spiderendpoints")
         try:
             names = sorted(n["metadata"]["name"] for n in paginate(self.core.list_namespace))
         except ApiException as exc:
             if exc.status != 403:
                 raise
-            return {"endpoints": self._custom("spiderendpoints")}
-        return {f"endpoints-{i}": self._custom("spiderendpoints", names[i::ENDPOINT_STREAMS])
+            return {"endpoints": self._custom("spiderendpoints", version)}
+        return {f"endpoints-{i}": self._custom("spiderendpoints", version, names[i::ENDPOINT_STREAMS])
                 for i in range(ENDPOINT_STREAMS)}
 
     def scan(self, release: helm.HelmRelease | None) -> ClusterScan:
         """Pools, endpoints and pods are listed at once (the API server spends ~0.15 ms per object encoding
         them: 100k endpoints one after the other took longer than the pre-flight's budget) and scanned here."""
         scan = ClusterScan(host_ports(release))
-        streams = {"pools": self._custom("spiderippools"), **self._endpoint_streams(),
+        streams = {"pools": self._custom("spiderippools", served_version(self.custom, "spiderippools")),
+                   **self._endpoint_streams(),
                    "pods": pages(self.core.list_pod_for_all_namespaces)}
         try:
             for kind, page in interleave(streams):

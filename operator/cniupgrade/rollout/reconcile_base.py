@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.memo import last_by_identity
 from cniupgrade.api.models import (TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanSpec,
                                    UpgradePlanStatus)
+from cniupgrade.memo import last_by_identity
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import Observation
 
@@ -48,7 +48,6 @@ class ReconcileBase:
     def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int):
         self.spec, self.obs, self.generation = spec, obs, generation
         self.status = self.initial = status
-        self.initial_phase = status.phase
         self.now = iso(obs.now)
         self.actions: list[act.Action] = []
         self.events: list[act.Event] = []
@@ -90,7 +89,7 @@ class ReconcileBase:
         status = self.status.model_copy(update={
             "observed_generation": self.generation, "phase": phase, "conditions": conditions,
             "nodes": results, "counts": counts, "progress": f"{counts.upgraded}/{counts.total}"})
-        if phase is not self.initial_phase:
+        if phase is not self.initial.phase:
             self.event(f"Phase{phase.value}", message or phase.value, warning=phase in {Phase.failed,
                                                                                        Phase.rolled_back})
         return Decision(status, self.actions, self.events, self.requeue)

@@ -1,0 +1,53 @@
+"""Following one DaemonSet's pods from a thread: what was listed, then every event, resuming a dropped watch."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from kubernetes import client, watch
+
+
+class PodFollower:
+    """Subclasses say what an event means (`_record`) and what to do once the list is in (`_listed`)."""
+    join_on_exit = True  # False: the run is timed at exit, and the watch notices the stop only at its next event
+
+    def __init__(self, api: client.ApiClient, namespace: str, selector: str):
+        self.core = client.CoreV1Api(api)
+        self.namespace, self.selector = namespace, selector
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.join_on_exit:
+            self._thread.join(10)
+
+    def _record(self, kind: str, pod: dict) -> None:
+        raise NotImplementedError
+
+    def _listed(self) -> None:
+        pass
+
+    def _run(self) -> None:
+        body = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector,
+                                                        _preload_content=False).data)
+        for pod in body["items"]:
+            self._record("ADDED", pod)
+        self._listed()
+        version = body["metadata"]["resourceVersion"]
+        while not self._stop.is_set():
+            try:
+                for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
+                                                  label_selector=self.selector, resource_version=version,
+                                                  timeout_seconds=5):
+                    version = event["raw_object"]["metadata"]["resourceVersion"]
+                    self._record(event["type"], event["raw_object"])
+                    if self._stop.is_set():
+                        return
+            except Exception:  # noqa: BLE001 - a dropped watch resumes from the last version seen
+                time.sleep(0.1)
