@@ -10,7 +10,7 @@ from its pods.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from cniupgrade.api import models
@@ -19,29 +19,37 @@ WRITE_INTERVAL = 1.0
 NODES_PER_INTERVAL = 250
 
 
+def resource_version(text: str) -> int | None:
+    """resourceVersions of one resource compare as integers (KEP-5504, GA in Kubernetes 1.35; etcd revisions
+    before that). None for one that is not a canonical positive integer: it then only compares equal."""
+    return int(text) if text.isdigit() and not text.startswith("0") else None
+
+
 @dataclass
 class StatusBook:
     decided: models.UpgradePlanStatus | None = None  # our latest decision, written or not
-    written: models.UpgradePlanStatus | None = None  # the status the API server holds
-    versions: set[str] = field(default_factory=set)  # resourceVersions whose status is `written` or older
+    written: models.UpgradePlanStatus | None = None  # the status our last write stored
     latest: str | None = None  # the resourceVersion our last write produced
     last_write: float = 0.0
 
     def base(self, body: dict, parse: Callable[[dict], models.UpgradePlanStatus]) -> models.UpgradePlanStatus:
-        """The status to decide from: ours while the stored one is ours (the watch may lag behind our write),
-        else what is stored (someone else wrote it)."""
-        version = body["metadata"]["resourceVersion"]
-        if self.decided is not None and version in self.versions:
-            if version == self.latest:
-                self.versions = {version}  # the watch caught up with our last write
+        """The status to decide from: ours, unless someone else wrote one after our last write.
+
+        The watch can deliver an older version after our write returned (say the user's spec patch, or kopf's
+        finalizer, landed just before it): its status is older than ours and must not replace it."""
+        if self.decided is not None and self._older_than_our_write(body["metadata"]["resourceVersion"]):
             return self.decided
         stored = parse(body)
         if self.decided is not None and stored == self.written:
-            self.versions = {version}  # e.g. a spec or annotation change, or the watch caught up
-            return self.decided
+            return self.decided  # e.g. a spec or annotation change, or the watch caught up with our write
         self.decided = self.written = stored
-        self.versions = {version}
         return stored
+
+    def _older_than_our_write(self, version: str) -> bool:
+        if self.latest is None or version == self.latest:
+            return False
+        ours, theirs = resource_version(self.latest), resource_version(version)
+        return ours is not None and theirs is not None and theirs < ours
 
     def record(self, status: models.UpgradePlanStatus) -> None:
         self.decided = status
@@ -57,6 +65,5 @@ class StatusBook:
 
     def wrote(self, new_version: str, now: float | None = None) -> None:
         self.written = self.decided
-        self.versions.add(new_version)
         self.latest = new_version
         self.last_write = time.monotonic() if now is None else now

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from cniupgrade.api.models import NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.engine import parse_status
-from cniupgrade.status_book import NODES_PER_INTERVAL, WRITE_INTERVAL, StatusBook
+from cniupgrade.status_book import NODES_PER_INTERVAL, WRITE_INTERVAL, StatusBook, resource_version
 
 
 def body(version: str, status: UpgradePlanStatus | None = None) -> dict:
@@ -65,3 +65,28 @@ def test_a_status_written_by_someone_else_wins():
     book.record(S2)
     assert book.base(body("9", S3), parse_status) == S3
     assert book.due(urgent=True) is None  # their status is what is stored: nothing of ours to write
+
+
+def test_a_version_older_than_our_write_never_replaces_our_status():
+    """The user's spec patch (or kopf's finalizer) lands just before our write; the watch delivers it after the
+    write returned. Its stored status predates ours: taking it would forget nodes we already started."""
+    book = StatusBook()
+    book.base(body("10", S1), parse_status)
+    book.record(S2)
+    book.wrote("12")  # their patch made version 11 (status still S1); ours made 12
+    book.record(S3)
+    assert book.base(body("11", S1), parse_status) == S3
+    assert book.base(body("12", S2), parse_status) == S3  # the watch caught up: still ours, S3 not written yet
+    assert book.base(body("100", S1), parse_status) == S1  # later than our write: someone else wrote S1
+
+
+def test_resource_versions_compare_as_integers_only_when_canonical():
+    assert resource_version("123") == 123 and resource_version("99") < resource_version("100")
+    assert resource_version("") is None and resource_version("0012") is None and resource_version("a1") is None
+    book = StatusBook()
+    book.base(body("x1", S1), parse_status)
+    book.record(S2)
+    book.wrote("x3")
+    # versions that do not compare: only a different stored status is news (the behaviour before KEP-5504)
+    assert book.base(body("x2", S2), parse_status) == S2
+    assert book.base(body("x4", S3), parse_status) == S3
