@@ -67,8 +67,12 @@ class PodRecorder:
 
     def max_unavailable(self) -> int:
         """The most nodes at once whose agent pod was not Ready (deleted, terminating or starting)."""
+        return len(self.unavailable_peak())
+
+    def unavailable_peak(self) -> list[str]:
+        """The nodes without a Ready agent pod at the first moment there were the most: an assertion's message."""
         state: dict[str, dict[str, bool]] = defaultdict(dict)  # node -> uid -> ready
-        worst = 0
+        worst: list[str] = []
         for e in self.events:
             if not e.node:
                 continue
@@ -76,7 +80,9 @@ class PodRecorder:
                 state[e.node].pop(e.uid, None)
             else:
                 state[e.node][e.uid] = e.ready
-            worst = max(worst, sum(1 for pods in state.values() if not any(pods.values())))
+            down = [node for node, pods in state.items() if not any(pods.values())]
+            if len(down) > len(worst):
+                worst = sorted(down)
         return worst
 
     def deletion_order(self) -> list[str]:
