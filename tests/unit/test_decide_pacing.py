@@ -92,6 +92,18 @@ def test_window_mode_never_has_more_than_max_unavailable_in_flight():
     assert started == [f"n{i}" for i in range(NODES)]  # plan order, each once
 
 
+def test_a_node_already_down_takes_a_slot_and_is_replaced_first():
+    """maxUnavailable bounds the nodes without a working agent, as the DaemonSet controller's does: one whose old
+    agent is not Ready counts, and its replacement costs nothing more, so it goes first."""
+    run = Run(rollout={"maxUnavailable": 2, "canary": {"count": 0}})
+    d = run.step(set(), not_ready=frozenset({"n5"}))
+    assert deleted(d) == ["n5", "n0"] and run.in_flight() == {"n5", "n0"}
+    d = run.step({"n0", "n5"}, not_ready=frozenset({"n0", "n5"}))  # both new agents coming up: nothing more
+    assert deleted(d) == [] and run.in_flight() == {"n5", "n0"}
+    d = run.step({"n0", "n5"}, not_ready=frozenset({"n0"}))
+    assert deleted(d) == ["n1"] and run.in_flight() == {"n0", "n1"}
+
+
 def test_batches_mode_waits_for_the_whole_batch():
     run = Run(rollout={"mode": "Batches"})
     run.through_canary()
@@ -136,26 +148,35 @@ def test_a_failure_in_window_mode_starts_nothing_more():
     assert {r.name: r.state for r in d.status.nodes}["n2"] is NodeState.failed
 
 
-def test_window_never_exceeds_max_unavailable_when_status_writes_are_lost():
-    """Crash-like: decisions restart from the last written status (writes are deferred), the pods move on."""
-    for seed in range(60):
+def test_window_never_exceeds_max_unavailable_with_lost_writes_stale_statuses_and_a_lagging_pod_view():
+    """Decisions restart from the last written status (a crash) or an older one (a stale watch event), see pods
+    as they were a few events ago (the watch lags our own deletions), and the plan is paused and resumed."""
+    for seed in range(200):
         rng = random.Random(seed)
         plan_spec = spec(rollout={"maxUnavailable": 2, "canary": {"count": 1}})
         state = {f"n{i}": "old" for i in range(NODES)}  # old (Ready) -> gone -> starting -> new (Ready)
+        seen = [dict(state)]  # what the pod watch showed, event by event
         written = decided = decide(plan_spec, UpgradePlanStatus(), observe(NODES), 1).status
-        for second in range(1, 200):
+        history = [written]
+        for second in range(1, 300):
             if decided.phase is Phase.succeeded:
                 break
+            if rng.random() < 0.1:
+                plan_spec = plan_spec.model_copy(update={"paused": not plan_spec.paused})
+            view = seen[max(0, len(seen) - 1 - rng.choice((0, 0, 1, 2)))]
             live = [pod(n, NEW if s in ("starting", "new") else "rev-old", ready=s in ("old", "new"))
-                    for n, s in state.items() if s != "gone"]
-            base = written if rng.random() < 0.3 else decided  # a crash loses what was not written
+                    for n, s in view.items() if s != "gone"]
+            luck = rng.random()
+            base = decided if luck < 0.7 else written if luck < 0.9 else rng.choice(history)
             d = decide(plan_spec, base, observe(NODES, pods=live, owner=PLAN,
                                                 now=T0 + dt.timedelta(seconds=second)), 1)
             decided = d.status
             if rng.random() < 0.5:
                 written = decided
+                history.append(written)
             for node in deleted(d):
-                state[node] = "gone"
+                if state[node] == "old":  # a pod deleted already is not found again
+                    state[node] = "gone"
             down = [n for n, s in state.items() if s in ("gone", "starting")]
             assert len(down) <= 2, (seed, second, down)
             for node, s in state.items():  # the DaemonSet controller and the node move on, at random
@@ -163,6 +184,7 @@ def test_window_never_exceeds_max_unavailable_when_status_writes_are_lost():
                     state[node] = "starting"
                 elif s == "starting" and rng.random() < 0.4:
                     state[node] = "new"
+            seen.append(dict(state))
         assert decided.phase is Phase.succeeded, seed
 
 
