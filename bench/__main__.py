@@ -93,8 +93,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
         api = api_client(cluster.kubeconfig)
         rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid},
                             lambda: reconcile_passes(metrics_port))
-        # Untimed: the operator's first plan pays its start-up, and a fresh control plane runs its first rollouts
-        # up to 25 % slower (measured: the first trial's native and floor runs were the slowest of three).
+        # Untimed: the operator's first plan pays its start-up; each kind's first run warms the caches it uses.
         progress(rollouts.operator(canary=0), "(warm-up)")
         progress(rollouts.native(), "(warm-up)")
         progress(rollouts.floor(), "(warm-up)")
