@@ -90,3 +90,23 @@ def test_resource_versions_compare_as_integers_only_when_canonical():
     # versions that do not compare: only a different stored status is news (the behaviour before KEP-5504)
     assert book.base(body("x2", S2), parse_status) == S2
     assert book.base(body("x4", S3), parse_status) == S3
+
+
+def test_each_stored_version_is_parsed_once():
+    """The loop runs on every pod event; parsing a 1000-node status each time cost ~10 ms a pass."""
+    parsed = []
+
+    def counting_parse(plan: dict) -> UpgradePlanStatus:
+        parsed.append(plan["metadata"]["resourceVersion"])
+        return parse_status(plan)
+
+    book = StatusBook()
+    for _ in range(3):
+        book.base(body("10", S1), counting_parse)
+    book.record(S2)
+    book.wrote("12")
+    for version in ("11", "12", "12", "12"):  # older than our write, then our own write's echo
+        assert book.base(body(version, S2 if version == "12" else S1), counting_parse) == S2
+    for _ in range(2):
+        book.base(body("13", S2), counting_parse)  # a metadata change after our write: read once
+    assert parsed == ["10", "13"]
