@@ -25,7 +25,7 @@ def test_a_pod_already_deleted_by_this_process_is_not_deleted_again():
 def test_a_failed_delete_is_tried_again():
     executor = Executor(client.ApiClient(), "ops", "upgrade", "plan-uid")
     executor.core = mock.Mock()
-    executor.core.delete_namespaced_pod.side_effect = [client.ApiException(status=500), None]
+    executor.core.delete_namespaced_pod.side_effect = [client.ApiException(status=500), mock.Mock()]
     ds = daemonset(owner="ops/upgrade")
     try:
         executor.run(act.DeletePod("agent-a", "uid-a", "n0"), ds, None)

@@ -41,3 +41,16 @@ def test_errors_count_and_a_deleted_plan_leaves_no_series():
     metrics.forget("ns", "gone")
     assert value("cniupgrade_plan_phase", namespace="ns", plan="gone", phase="Failed") is None
     assert value("cniupgrade_reconcile_errors_total", namespace="ns", plan="gone") is None
+
+
+def test_gauges_are_set_again_after_a_plan_is_forgotten_and_not_rewritten_when_unchanged():
+    running = status(Phase.rolling, ["n1"])
+    metrics.observe("ns", "again", "generic", UpgradePlanStatus(), running)
+    metrics.forget("ns", "again")
+    metrics.observe("ns", "again", "generic", running, running)  # a plan of the same name, same status
+    assert value("cniupgrade_plan_phase", namespace="ns", plan="again", phase="Rolling") == 1
+    metrics.nodes.labels("ns", "again", "upgraded").set(42)  # not ours to keep in sync: proves no re-set
+    metrics.observe("ns", "again", "generic", running, running.model_copy())
+    assert value("cniupgrade_nodes", namespace="ns", plan="again", state="upgraded") == 42
+    metrics.observe("ns", "again", "generic", running, status(Phase.rolling, ["n1", "n2"], 1))
+    assert value("cniupgrade_nodes", namespace="ns", plan="again", state="upgraded") == 2
