@@ -19,6 +19,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from localcluster import build, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client
@@ -54,8 +56,9 @@ def start_operator(kubeconfig: Path, log: Path, metrics_port: int) -> subprocess
 def reconcile_passes(metrics_port: int) -> float:
     """Every plan's reconcile passes so far, from the operator's own metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("cniupgrade_reconcile_passes_total{"))
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               if family.name == "cniupgrade_reconcile_passes" for sample in family.samples
+               if sample.name == "cniupgrade_reconcile_passes_total")
 
 
 def peak_rss_mib(pid: int) -> float:

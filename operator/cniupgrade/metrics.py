@@ -58,8 +58,8 @@ def observe(namespace: str, name: str, plugin: str, old: UpgradePlanStatus, new:
 
 def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus) -> None:
     failed = [c.severity for c in status.checks if c.result == "Failed"]
-    values = (status.phase, status.counts, status.last_progress_at, status.started_at, tuple(failed),
-              any(c.type == "Stalled" and c.status == "True" for c in status.conditions))
+    is_stalled = any(c.type == "Stalled" and c.status == "True" for c in status.conditions)
+    values = (status.phase, status.counts, status.last_progress_at, status.started_at, tuple(failed), is_stalled)
     if _last_set.get((namespace, name)) == values:
         return
     _last_set[(namespace, name)] = values
@@ -70,7 +70,7 @@ def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus) -> None:
                          ("pending", counts.pending)):
         nodes.labels(namespace, name, state).set(value)
     last_progress.labels(namespace, name).set(_timestamp(status.last_progress_at))
-    stalled.labels(namespace, name).set(values[-1])
+    stalled.labels(namespace, name).set(is_stalled)
     started.labels(namespace, name).set(_timestamp(status.started_at))
     for severity in SEVERITIES:
         findings.labels(namespace, name, severity).set(failed.count(severity))

@@ -138,7 +138,8 @@ class WatchCache:
         with self._lock:
             old = self._items.get(key)
             if kind == "DELETED":
-                new = self._items.pop(key, None) and None
+                self._items.pop(key, None)
+                new = None
             else:
                 new = self._items[key] = self._transform(obj)
             changed = old != new
