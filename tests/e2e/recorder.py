@@ -25,24 +25,41 @@ class PodRecorder:
         self.core = client.CoreV1Api(api)
         self.namespace, self.selector = namespace, selector
         self.events: list[PodEvent] = []
+        self.node_events: list[tuple[float, str, str]] = []  # (at, node, Ready status): for failure messages
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(watch_,), daemon=True)
+                         for watch_ in (self._watch_once, self._watch_nodes_once)]
 
     def __enter__(self) -> PodRecorder:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         time.sleep(0.5)
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(10)
+        for thread in self._threads:
+            thread.join(10)
 
-    def _run(self) -> None:
+    def _run(self, watch_once) -> None:
         while not self._stop.is_set():
             try:
-                self._watch_once()
+                watch_once()
             except Exception:  # noqa: BLE001 - the API server may be restarting (chaos tests): watch again
                 time.sleep(0.3)
+
+    def _watch_nodes_once(self) -> None:
+        """Each node's Ready condition as it changes: a node flapping would explain an extra node down."""
+        stream = watch.Watch()
+        last: dict[str, str] = {}
+        for event in stream.stream(self.core.list_node, timeout_seconds=5):
+            node = event["object"]
+            ready = next((c.status for c in (node.status.conditions or []) if c.type == "Ready"), "Unknown")
+            if last.get(node.metadata.name) != ready:
+                last[node.metadata.name] = ready
+                self.node_events.append((time.monotonic(), node.metadata.name, ready))
+            if self._stop.is_set():
+                stream.stop()
 
     def _watch_once(self) -> None:
         """One watch; after a reconnect the relist replays pods as ADDED, harmless for per-node UID sets."""
@@ -70,9 +87,12 @@ class PodRecorder:
         return len(self.unavailable_peak())
 
     def unavailable_peak(self) -> list[str]:
-        """The nodes without a Ready agent pod at the first moment there were the most: an assertion's message."""
+        """The nodes without a Ready agent pod at the first moment there were the most."""
+        return self._peak()[1]
+
+    def _peak(self) -> tuple[float, list[str]]:
         state: dict[str, dict[str, bool]] = defaultdict(dict)  # node -> uid -> ready
-        worst: list[str] = []
+        worst: tuple[float, list[str]] = (0.0, [])
         for e in self.events:
             if not e.node:
                 continue
@@ -81,9 +101,22 @@ class PodRecorder:
             else:
                 state[e.node][e.uid] = e.ready
             down = [node for node, pods in state.items() if not any(pods.values())]
-            if len(down) > len(worst):
-                worst = sorted(down)
+            if len(down) > len(worst[1]):
+                worst = (e.at, sorted(down))
         return worst
+
+    def peak_story(self) -> str:
+        """An assertion's message: the nodes down at the peak, with each one's pod and node events up to it."""
+        at, nodes = self._peak()
+        start = self.events[0].at if self.events else at
+        lines = [f"{len(nodes)} nodes down at t={at - start:.3f}s: {nodes}"]
+        for node in nodes:
+            story = [(e.at, f"{e.kind} pod {e.uid[:8]} rev={e.revision} ready={e.ready} deleting={e.deleting}")
+                     for e in self.events if e.node == node and e.at <= at]
+            story += [(t, f"node Ready={ready}") for t, name, ready in self.node_events if name == node and t <= at]
+            lines.append(f"  {node}:")
+            lines += [f"    t={t - start:.3f} {text}" for t, text in sorted(story)]
+        return "\n".join(lines)
 
     def deletion_order(self) -> list[str]:
         """Nodes in the order their first pod began terminating."""

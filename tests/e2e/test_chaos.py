@@ -57,7 +57,7 @@ def test_rollout_survives_kills_an_apiserver_restart_and_a_frozen_etcd(cluster, 
     uids = recorder.uids_per_node()
     assert len(uids) == E2E_NODES and all(len(seen) == 2 for seen in uids.values()), {
         n: len(u) for n, u in uids.items() if len(u) != 2}
-    assert recorder.max_unavailable() <= 2, recorder.unavailable_peak()
+    assert recorder.max_unavailable() <= 2, recorder.peak_story()
     ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
     assert client.ApiClient().sanitize_for_serialization(ds.spec.update_strategy) == ORIGINAL_STRATEGY
     status = plans.status()

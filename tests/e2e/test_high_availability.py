@@ -48,7 +48,7 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_dies(cluster, admin_a
         assert acted(standby) > 0
         uids = recorder.uids_per_node()
         assert len(uids) == E2E_NODES and all(len(seen) == 2 for seen in uids.values()), uids
-        assert recorder.max_unavailable() <= 2, recorder.unavailable_peak()
+        assert recorder.max_unavailable() <= 2, recorder.peak_story()
         lease = client.CoordinationV1Api(admin_api).read_namespaced_lease("cniupgrade-leader", "cniupgrade-system")
         assert lease.spec.lease_transitions >= 1
     finally:

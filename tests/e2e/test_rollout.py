@@ -31,7 +31,7 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     # every node's pod replaced exactly once, never more than maxUnavailable nodes down at once
     uids = recorder.uids_per_node()
     assert len(uids) == NODES and all(len(seen) == 2 for seen in uids.values()), uids
-    assert 1 <= recorder.max_unavailable() <= 4, recorder.unavailable_peak()
+    assert 1 <= recorder.max_unavailable() <= 4, recorder.peak_story()
     # the canary went first, alone, and was Ready on the new revision before any other node was touched
     order = recorder.deletion_order()
     assert order[0] == "node-0000"

@@ -53,7 +53,7 @@ def test_pause_before_start_touches_nothing_then_pause_mid_rollout_holds_and_res
         plans.wait_phase("Succeeded", timeout=120)
     uids = recorder.uids_per_node()
     assert all(len(seen) == 2 for seen in uids.values()) and len(uids) == E2E_NODES
-    assert recorder.max_unavailable() <= 2, recorder.unavailable_peak()
+    assert recorder.max_unavailable() <= 2, recorder.peak_story()
 
 
 def test_approval_shows_the_plan_first_and_changes_nothing_until_approved(admin_api, namespace, operator, plans):
@@ -103,7 +103,7 @@ def test_second_plan_on_the_same_daemonset_waits_and_never_interferes(admin_api,
     assert agent_images(admin_api, namespace).endswith(":v3.0.0")
     uids = recorder.uids_per_node()
     assert all(len(seen) == 3 for seen in uids.values()), uids  # v1 -> v2 -> v3, once each
-    assert recorder.max_unavailable() <= 4, recorder.unavailable_peak()
+    assert recorder.max_unavailable() <= 4, recorder.peak_story()
 
 
 def test_deleting_a_plan_mid_rollout_restores_the_update_strategy(admin_api, namespace, operator, plans):

@@ -73,7 +73,7 @@ def test_operator_killed_mid_rollout_resumes_without_repeating_or_skipping(admin
     assert kills >= 2, "the rollout ended before the operator could be killed twice"
     uids = recorder.uids_per_node()
     assert len(uids) == E2E_NODES and all(len(seen) == 2 for seen in uids.values()), uids
-    assert recorder.max_unavailable() <= 2, recorder.unavailable_peak()
+    assert recorder.max_unavailable() <= 2, recorder.peak_story()
     assert client.ApiClient().sanitize_for_serialization(read_ds(admin_api, namespace).spec.update_strategy) \
         == ORIGINAL_STRATEGY
     assert plans.status()["counts"]["upgraded"] == E2E_NODES
