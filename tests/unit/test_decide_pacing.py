@@ -104,6 +104,65 @@ def test_a_node_already_down_takes_a_slot_and_is_replaced_first():
     assert deleted(d) == ["n1"] and run.in_flight() == {"n0", "n1"}
 
 
+def test_a_node_that_passed_and_lost_its_agent_takes_a_slot_and_is_not_touched():
+    """A new version that crashes after its gate passed: the DaemonSet controller counts that node against
+    maxUnavailable too, so a bad version stops itself at maxUnavailable nodes down."""
+    run = Run(rollout={"maxUnavailable": 2})
+    run.through_canary()
+    d = run.step({"n0"}, not_ready=frozenset({"n0"}))  # the canary's new agent crashed after passing
+    assert deleted(d) == ["n1"] and run.in_flight() == {"n1"}
+    assert "1 upgraded node(s) without a Ready agent take slots of maxUnavailable: n0" in ready(d).message
+    d = run.step({"n0", "n1"}, not_ready=frozenset({"n0"}))  # n1 passed; n0 still down: only one slot again
+    assert deleted(d) == ["n2"] and run.in_flight() == {"n2"}
+    d = run.step({"n0", "n1", "n2"}, not_ready=frozenset({"n0", "n1"}))  # n1 crashed too: nothing starts
+    assert deleted(d) == [] and not run.in_flight()
+    d = run.step({"n0", "n1", "n2"})  # both came back
+    assert deleted(d) == ["n3", "n4"]
+
+
+def test_batches_mode_holds_a_batch_while_upgraded_nodes_have_no_ready_agent():
+    run = Run(rollout={"mode": "Batches"})
+    run.through_canary()
+    d = run.step({"n0"}, not_ready=frozenset({"n0"}))
+    assert deleted(d) == [] and ready(d).reason == "AgentsNotReady"
+    assert ready(d).message.startswith("batch 2/4 waits: 1 upgraded node(s) without a Ready agent")
+    assert deleted(run.step({"n0"})) == ["n1", "n2"]
+
+
+def test_the_operator_never_takes_a_node_down_when_agents_that_passed_crashed_meanwhile():
+    """Agents that passed crash and recover at random; whatever they do, no deletion of ours leaves more than
+    maxUnavailable nodes without a Ready agent."""
+    for seed in range(200):
+        rng = random.Random(seed)
+        plan_spec = spec(rollout={"maxUnavailable": 2, "canary": {"count": 1}})
+        state = {f"n{i}": "old" for i in range(NODES)}  # old -> gone -> starting -> new <-> crashed
+        decided = decide(plan_spec, UpgradePlanStatus(), observe(NODES), 1).status
+        for second in range(1, 400):
+            if decided.phase is Phase.succeeded:
+                break
+            live = [pod(n, NEW if s in ("starting", "new", "crashed") else "rev-old", ready=s in ("old", "new"))
+                    for n, s in state.items() if s != "gone"]
+            d = decide(plan_spec, decided, observe(NODES, pods=live, owner=PLAN,
+                                                   now=T0 + dt.timedelta(seconds=second)), 1)
+            decided = d.status
+            down_before = sum(s != "old" and s != "new" for s in state.values())
+            for node in deleted(d):
+                if state[node] == "old":
+                    state[node] = "gone"
+            down = [n for n, s in state.items() if s not in ("old", "new")]
+            assert len(down) <= max(2, down_before), (seed, second, down)
+            for node, s in state.items():
+                if s == "gone" and rng.random() < 0.5:
+                    state[node] = "starting"
+                elif s == "starting" and rng.random() < 0.4:
+                    state[node] = "new"
+                elif s == "new" and rng.random() < 0.05:
+                    state[node] = "crashed"
+                elif s == "crashed" and rng.random() < 0.3:
+                    state[node] = "new"
+        assert decided.phase is Phase.succeeded or any(s == "crashed" for s in state.values()), seed
+
+
 def test_batches_mode_waits_for_the_whole_batch():
     run = Run(rollout={"mode": "Batches"})
     run.through_canary()
