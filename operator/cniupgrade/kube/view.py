@@ -1,4 +1,4 @@
-"""What one plan watches: its DaemonSet, the DaemonSet's pods, its probe pods, and the nodes.
+"""What one plan watches: its DaemonSet, the DaemonSet's pods and revisions, its probe pods, and the nodes.
 
 Each is a WatchCache scoped by namespace, label or field selector, so the loop reads memory, not the API.
 Pods and nodes are kept as the small frozen views decisions read, converted once per watch event rather
@@ -16,8 +16,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
+from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_revision
 from cniupgrade.kube.watchcache import WatchCache
-from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, REVISION_LABEL, AgentPod, DaemonSetView,
+from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, AgentPod, DaemonSetView,
                                             DeploymentView, Observation, PrePullPod, ProbePod)
 from cniupgrade.rollout.planner import NodeInfo
 
@@ -82,8 +83,14 @@ class PlanView:
         self._on_change = on_change
         self._revision_cache: tuple[tuple, str | None] | None = None
         self._owner_seen: tuple[str, float, bool] | None = None
-        self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set, on_change,
-                                     namespace=namespace, field_selector=f"metadata.name={ds_name}").start()
+        self.pods: WatchCache | None = None
+        self.revisions: WatchCache | None = None
+        self._pod_selector: str | None = None
+        self._selector_lock = threading.Lock()
+        self._stopped = False
+        self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
+                                     self._on_daemonset_change, namespace=namespace,
+                                     field_selector=f"metadata.name={ds_name}").start()
         self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change,
                                  transform=ProbePod.from_api, namespace=namespace,
                                  label_selector=f"{PROBE_LABEL}={plan_uid}").start()
@@ -95,26 +102,40 @@ class PlanView:
                                        namespace=namespace, field_selector=f"metadata.name={name}").start()
                             for name in deployments]
         self.nodes = NodeCache.get(api, on_change)
-        self.pods: WatchCache | None = None
-        self._pod_selector: str | None = None
         self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
 
     def stop(self) -> None:
-        for cache in (self.daemonsets, self.probes, self.prepull, self.pods, *self.deployments):
+        with self._selector_lock:  # a DaemonSet event arriving now starts no new cache
+            self._stopped = True
+        for cache in (self.daemonsets, self.probes, self.prepull, self.pods, self.revisions, *self.deployments):
             if cache is not None:
                 cache.stop()
         NodeCache.forget(self._on_change)
 
-    def _ensure_pod_cache(self, ds: dict) -> WatchCache:
+    def _on_daemonset_change(self) -> None:
+        """Start the pod and revision caches as soon as the DaemonSet's selector is known, not on the next pass."""
+        ds = self.daemonsets.get(self.namespace, self.ds_name)
+        if ds is not None and not self._stopped:
+            self._ensure_selector_caches(ds)
+        self._on_change()
+
+    def _ensure_selector_caches(self, ds: dict) -> tuple[WatchCache, WatchCache]:
         selector = selector_string(ds["spec"]["selector"].get("matchLabels") or {})
-        if self.pods is None or selector != self._pod_selector:
-            if self.pods is not None:
-                self.pods.stop()
-            self._pod_selector = selector
-            self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                   self._on_change, transform=AgentPod.from_api, wakes_on=decision_input,
-                                   namespace=self.namespace, label_selector=selector).start()
-        return self.pods
+        with self._selector_lock:  # the DaemonSet's watch thread and the loop both get here
+            if not self._stopped and (self.pods is None or selector != self._pod_selector):
+                for cache in (self.pods, self.revisions):
+                    if cache is not None:
+                        cache.stop()
+                self._pod_selector = selector
+                self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
+                                       self._on_change, transform=AgentPod.from_api, wakes_on=decision_input,
+                                       namespace=self.namespace, label_selector=selector).start()
+                # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
+                self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
+                                            self.apps.list_namespaced_controller_revision, lambda: None,
+                                            transform=RevisionView.from_api, namespace=self.namespace,
+                                            label_selector=selector).start()
+            return self.pods, self.revisions
 
     def _current_revision(self, ds: dict) -> str | None:
         """The hash of the DaemonSet's newest ControllerRevision, once the controller has seen its template."""
@@ -124,12 +145,13 @@ class PlanView:
         key = (meta["uid"], meta.get("generation"))
         if self._revision_cache and self._revision_cache[0] == key:
             return self._revision_cache[1]
-        revisions = json.loads(client.AppsV1Api(self.api).list_namespaced_controller_revision(
-            self.namespace, label_selector=self._pod_selector or "", _preload_content=False).data)["items"]
-        owned = [r for r in revisions
-                 if any(o.get("uid") == meta["uid"] for o in r["metadata"].get("ownerReferences") or [])]
-        newest = max(owned, key=lambda r: r["revision"], default=None)
-        current = (newest["metadata"].get("labels") or {}).get(REVISION_LABEL) if newest else None
+        _, revisions = self._ensure_selector_caches(ds)
+        # Not synced yet (or not allowed to watch, say an older Role): list, without waiting.
+        current = matching_revision(ds, revisions.items()) if revisions.synced else None
+        if current is None:  # the watch is behind (or the controller serializes the template differently): ask
+            listed = json.loads(self.apps.list_namespaced_controller_revision(
+                self.namespace, label_selector=self._pod_selector or "", _preload_content=False).data)["items"]
+            current = newest_revision(ds, [RevisionView.from_api(r) for r in listed])
         self._revision_cache = (key, current)
         return current
 
@@ -173,7 +195,7 @@ class PlanView:
         if raw_ds is None:
             return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
                                nodes=nodes, probes=probes, prepull=prepull)
-        pods_cache = self._ensure_pod_cache(raw_ds)
+        pods_cache, _ = self._ensure_selector_caches(raw_ds)
         if not pods_cache.wait_synced(SYNC_TIMEOUT):
             raise TimeoutError(f"cache {pods_cache.name} did not sync within {SYNC_TIMEOUT}s")
         ds = DaemonSetView.from_api(raw_ds)
