@@ -137,6 +137,8 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "phasesFloor": [round(statistics.median(r.phases[i] for r in floor), 3) for i in range(3)],
             "inFlight": [statistics.median(r.in_flight for r in native), statistics.median(r.in_flight for r in ours)],
             "cycle": [statistics.median(r.cycle for r in native), statistics.median(r.cycle for r in ours)],
+            "cycleSplit": {kind: [round(statistics.median(r.cycle_split[i] for r in runs) * 1000) for i in range(4)]
+                           for kind, runs in (("native", native), ("floor", floor), ("operator", ours))},
             "cpuNative": {k: statistics.median(r.cpu[k] for r in native) for k in native[0].cpu},
             "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
             "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes,
@@ -159,6 +161,8 @@ def print_rollout(r: dict) -> None:
     print(f"  CPU seconds per run, operator: {r['cpuOperator']}")
     print(f"  mean nodes in flight: native {r['inFlight'][0]:.2f}, operator {r['inFlight'][1]:.2f}; mean deletion -> "
           f"Ready per node: native {r['cycle'][0] * 1000:.0f} ms, operator {r['cycle'][1] * 1000:.0f} ms")
+    print("  per-node cycle, median ms (deletion -> old pod gone -> new pod created -> bound -> Ready): "
+          + ", ".join(f"{kind} {split}" for kind, split in r["cycleSplit"].items()))
     print(f"  freed slot -> next old pod deleted: operator p50 {r['refillOperator'][0] * 1000:.0f} ms, "
           f"p95 {r['refillOperator'][1] * 1000:.0f} ms (native p50 {r['refillNative'][0] * 1000:.0f} ms, "
           f"p95 {r['refillNative'][1] * 1000:.0f} ms)")

@@ -60,6 +60,7 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per component during the run
     in_flight: float = 0.0  # mean nodes between deletion and readiness
     cycle: float = 0.0  # mean seconds from a node's deletion to its new pod Ready
+    cycle_split: tuple[float, ...] = ()  # PodTimeline.cycle_split
     passes: float = 0.0  # the operator's reconcile passes for the run's plan
 
 
@@ -142,6 +143,7 @@ class Rollouts:
         run.refill_delays = timeline.refill_delays(self.max_unavailable)
         run.phases = timeline.phases(started, started + run.seconds)
         run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
+        run.cycle_split = timeline.cycle_split()
         run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
         self._remove(namespace)
         return run

@@ -16,17 +16,28 @@ class PodTimeline(PodFollower):
         self.new_image = new_image
         self.deleted: dict[str, float] = {}  # node -> its old pod first seen terminating or gone
         self.ready: dict[str, float] = {}  # node -> its new pod first seen Ready
+        # Where a node's cycle goes: its old pod removed, its new pod created, bound by the scheduler
+        self.gone: dict[str, float] = {}
+        self.created: dict[str, float] = {}
+        self.bound: dict[str, float] = {}
 
     def _record(self, kind: str, pod: dict) -> None:
         now = time.monotonic()
         node = pod["spec"].get("nodeName")
-        if not node:
-            return
         if pod["spec"]["containers"][0]["image"] != self.new_image:
-            if kind == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+            if node and (kind == "DELETED" or pod["metadata"].get("deletionTimestamp")):
                 self.deleted.setdefault(node, now)
-        elif any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions") or []):
-            self.ready.setdefault(node, now)
+            if node and kind == "DELETED":
+                self.gone.setdefault(node, now)
+            return
+        target = node or affinity_node(pod)
+        if target:
+            self.created.setdefault(target, now)
+        if node:
+            self.bound.setdefault(node, now)
+            if any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in pod.get("status", {}).get("conditions") or []):
+                self.ready.setdefault(node, now)
 
     def refill_delays(self, max_unavailable: int) -> list[float]:
         """Seconds from a node freeing its slot (its new pod Ready) to the next old pod's deletion.
@@ -49,6 +60,24 @@ class PodTimeline(PodFollower):
         span = max(self.ready.values()) - min(self.deleted.values())
         return sum(cycles) / span if span > 0 else 0.0
 
+    def cycle_split(self) -> tuple[float, ...]:
+        """Mean seconds of a node's cycle: deletion -> old pod gone -> new pod created -> bound -> Ready."""
+        steps = (self.deleted, self.gone, self.created, self.bound, self.ready)
+        nodes = [n for n in self.deleted if all(n in step for step in steps)]
+        return tuple(sum(later[n] - earlier[n] for n in nodes) / len(nodes) if nodes else 0.0
+                     for earlier, later in zip(steps, steps[1:]))
+
     def mean_cycle(self) -> float:
         cycles = [self.ready[n] - self.deleted[n] for n in self.deleted if n in self.ready]
         return sum(cycles) / len(cycles) if cycles else 0.0
+
+
+def affinity_node(pod: dict) -> str | None:
+    """The node a DaemonSet pod is for before the scheduler binds it (its required metadata.name field)."""
+    terms = ((((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
+              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or [])
+    for term in terms:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("values"):
+                return field["values"][0]
+    return None
