@@ -190,7 +190,7 @@ class PlanRunner:
         if self.view:
             self.view.stop()
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
-                             deployments)
+                             deployments, deleted_by_us=self.executor.deleted_uids)
 
     @staticmethod
     def _wants_old_pods_report(spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus) -> bool:

@@ -53,3 +53,40 @@ def test_an_agent_pod_wakes_the_loop_only_when_what_a_decision_reads_changed():
         cache._apply({"type": kind, "object": pod}, "0")
         assert len(wakes) == expected, (kind, pod["metadata"])
     assert cache.items() == []
+
+
+def test_a_pod_this_process_deleted_wakes_nobody_when_it_terminates():
+    from cniupgrade.kube.view import decision_input
+    from cniupgrade.rollout.observation import AgentPod
+    deleted_by_us: set[str] = set()
+    wakes = []
+    cache = WatchCache("pods", list_fn=None, on_change=lambda: wakes.append(1), transform=AgentPod.from_api,
+                       wakes_on=lambda pod: decision_input(pod, deleted_by_us))
+    cache._apply({"type": "ADDED", "object": agent("a", "n1", "old", ready=True)}, "0")
+    cache._apply({"type": "ADDED", "object": agent("b", "n2", "old", ready=True)}, "0")
+    deleted_by_us.add("uid-a")
+    cache._apply({"type": "MODIFIED", "object": agent("a", "n1", "old", ready=True, terminating=True)}, "0")
+    assert len(wakes) == 2  # our own deletion: its node is in flight already
+    cache._apply({"type": "MODIFIED", "object": agent("b", "n2", "old", ready=True, terminating=True)}, "0")
+    assert len(wakes) == 3  # someone else's: that node is down now, and takes a slot
+
+
+def test_a_daemonset_wakes_the_loop_on_its_spec_annotations_and_observed_generation_not_its_counters():
+    from cniupgrade.kube.view import daemonset_input
+
+    def ds(generation=2, observed=2, ready=10, annotations=None, version="1") -> dict:
+        return {"metadata": {"name": "agent", "namespace": "cni", "uid": "u1", "generation": generation,
+                             "resourceVersion": version, "annotations": annotations or {}},
+                "status": {"observedGeneration": observed, "numberReady": ready}}
+    wakes = []
+    cache = WatchCache("ds", list_fn=None, on_change=lambda: wakes.append(1), wakes_on=daemonset_input)
+    cache._apply({"type": "ADDED", "object": ds(observed=1)}, "0")
+    cache._apply({"type": "MODIFIED", "object": ds(observed=2, version="2")}, "1")
+    assert len(wakes) == 2  # the controller has seen the new template
+    cache._apply({"type": "MODIFIED", "object": ds(ready=9, version="3")}, "2")
+    assert len(wakes) == 2 and cache.get("cni", "agent")["status"]["numberReady"] == 9  # stored, no pass
+    cache._apply({"type": "MODIFIED", "object": ds(ready=9, annotations={"cniupgrade.io/owner": "p"},
+                                                    version="4")}, "3")
+    cache._apply({"type": "MODIFIED", "object": ds(generation=3, ready=9, annotations={"cniupgrade.io/owner": "p"},
+                                                    version="5")}, "4")
+    assert len(wakes) == 4

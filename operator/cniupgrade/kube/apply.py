@@ -8,7 +8,7 @@ import functools
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
+from typing import Container, Mapping
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -45,6 +45,11 @@ class Executor:
         # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
         self._deleted_uids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def deleted_uids(self) -> Container[str]:
+        """UIDs of the agent pods this process deleted (the most recent MAX_REMEMBERED_DELETIONS)."""
+        return self._deleted_uids
 
     # ---- actions -----------------------------------------------------------------------------------
     def delete_pods(self, deletions: list[act.DeletePod], ds: DaemonSetView) -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import threading
 import time
-from typing import Callable
+from typing import Callable, Container
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -33,13 +33,25 @@ def node_info(node: dict) -> NodeInfo:
                     schedulable=not (node.get("spec") or {}).get("unschedulable", False))
 
 
-def decision_input(pod: AgentPod | None) -> tuple | None:
+def decision_input(pod: AgentPod | None, deleted_by_us: Container[str] = ()) -> tuple | None:
     """What of an agent pod a decision reads: a live pod's node, identity, revision and readiness. A pod not yet
-    scheduled, a new waiting reason (read when a node times out, on a deadline of its own) and the removal of a
-    pod already terminating do not wake the loop: half of a node's pod events, and as many passes."""
-    if pod is None or pod.node is None or pod.terminating:
+    scheduled, a new waiting reason (read when a node times out, on a deadline of its own), the removal of a
+    pod already terminating, and anything of a pod this process deleted (its node is in flight already) do not
+    wake the loop: most of a node's pod events, and as many passes."""
+    if pod is None or pod.node is None or pod.terminating or pod.uid in deleted_by_us:
         return None
     return pod.node, pod.uid, pod.revision, pod.ready
+
+
+def daemonset_input(ds: dict | None) -> tuple | None:
+    """What a decision reads of the DaemonSet: its spec (generation), annotations, and whether the controller has
+    seen the spec (observedGeneration). Its status counters change with every pod and wake nobody: a pass per
+    counter update was about one pass per node."""
+    if ds is None:
+        return None
+    meta = ds["metadata"]
+    return (meta.get("uid"), meta.get("generation"), (ds.get("status") or {}).get("observedGeneration"),
+            tuple(sorted((meta.get("annotations") or {}).items())), meta.get("deletionTimestamp"))
 
 
 def selector_string(match_labels: dict[str, str]) -> str:
@@ -76,11 +88,13 @@ class NodeCache:
 
 class PlanView:
     def __init__(self, api: client.ApiClient, namespace: str, ds_name: str, plan_key: str, plan_uid: str,
-                 on_change: Callable[[], None], deployments: tuple[str, ...] = ()):
+                 on_change: Callable[[], None], deployments: tuple[str, ...] = (),
+                 deleted_by_us: Container[str] = ()):
         self.api, self.namespace, self.ds_name = api, namespace, ds_name
         self.plan_key, self.plan_uid = plan_key, plan_uid
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self._on_change = on_change
+        self._deleted_by_us = deleted_by_us  # UIDs of agent pods this process deleted
         self._revision_cache: tuple[tuple, str | None] | None = None
         self._owner_seen: tuple[str, float, bool] | None = None
         self.pods: WatchCache | None = None
@@ -89,7 +103,7 @@ class PlanView:
         self._selector_lock = threading.Lock()
         self._stopped = False
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
-                                     self._on_daemonset_change, namespace=namespace,
+                                     self._on_daemonset_change, wakes_on=daemonset_input, namespace=namespace,
                                      field_selector=f"metadata.name={ds_name}").start()
         self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change,
                                  transform=ProbePod.from_api, namespace=namespace,
@@ -128,7 +142,8 @@ class PlanView:
                         cache.stop()
                 self._pod_selector = selector
                 self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                       self._on_change, transform=AgentPod.from_api, wakes_on=decision_input,
+                                       self._on_change, transform=AgentPod.from_api,
+                                       wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
                                        namespace=self.namespace, label_selector=selector).start()
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
                 self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
