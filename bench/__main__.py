@@ -94,8 +94,9 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
     operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
     try:
         api = api_client(cluster.kubeconfig)
-        rollouts = Rollouts(api, nodes, max_unavailable, {**cluster.state.pids, "operator": operator.pid},
-                            lambda: reconcile_passes(metrics_port))
+        # "bench": this process, i.e. the pod timeline of every run, and the floor's deleter in the floor's runs
+        pids = {**cluster.state.pids, "operator": operator.pid, "bench": os.getpid()}
+        rollouts = Rollouts(api, nodes, max_unavailable, pids, lambda: reconcile_passes(metrics_port))
         # Untimed: the operator's first plan pays its start-up; each kind's first run warms the caches it uses.
         progress(rollouts.operator(canary=0), "(warm-up)")
         progress(rollouts.native(), "(warm-up)")

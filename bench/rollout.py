@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Callable
 from dataclasses import dataclass, field
 
-from kubernetes import client, watch
+from kubernetes import client
 
 from bench.floor import MinimalDeleter
+from bench.podwatch import RawWatch
 from bench.timeline import PodTimeline
 
 LABELS = {"app": "bench-agent"}
@@ -32,7 +33,7 @@ def watch_until(list_fn, namespace: str, name: str, predicate, timeout: float, w
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         remaining = max(1, int(deadline - time.monotonic()))
-        for event in watch.Watch().stream(list_fn, namespace=namespace, field_selector=f"metadata.name={name}",
+        for event in RawWatch().stream(list_fn, namespace=namespace, field_selector=f"metadata.name={name}",
                                           timeout_seconds=min(remaining, 60), **kw):
             if event["type"] != "DELETED" and predicate(event["raw_object"]):
                 return
