@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
 MAX_REMEMBERED_DELETIONS = 10_000
 MANAGED_BY = "cniupgrade.io/plan"
+EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue (or the exit) for long
 
 
 def image_patch(images: Mapping[str, str], template_spec: dict) -> dict:
@@ -239,7 +240,8 @@ class Executor:
             last_timestamp=now, count=1, source=client.V1EventSource(component="cniupgrade"),
             reporting_component="cniupgrade.io/operator", reporting_instance="cniupgrade")
         try:
-            self.core.create_namespaced_event(self.plan_namespace, body, _preload_content=False).read()
+            self.core.create_namespaced_event(self.plan_namespace, body, _preload_content=False,
+                                            _request_timeout=EVENT_TIMEOUT_SECONDS).read()
         except Exception as exc:  # noqa: BLE001 - an Event is informative; never fail a step over it
             log.warning("could not post event %s: %s", event.reason, getattr(exc, "reason", exc))
 
