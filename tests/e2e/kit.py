@@ -88,6 +88,14 @@ class Kubectl:
                               capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def events_for(api: client.ApiClient, namespace: str, name: str = "upgrade") -> list:
-    return client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={models.KIND}").items
+def plan_events(api: client.ApiClient, namespace: str, *wanted: str, name: str = "upgrade",
+                timeout: float = 10) -> list:
+    """The plan's Events, once one of each `wanted` reason is among them: the operator posts them from a queue,
+    just after the status write a test has waited for."""
+    core = client.CoreV1Api(api)
+
+    def events() -> list | None:
+        found = core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={models.KIND}").items
+        return found if set(wanted) <= {e.reason for e in found} else None
+    return wait_for(events, timeout, f"events {', '.join(wanted)} of UpgradePlan {namespace}/{name}")

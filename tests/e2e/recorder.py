@@ -26,6 +26,7 @@ class PodRecorder:
         self.namespace, self.selector = namespace, selector
         self.events: list[PodEvent] = []
         self.node_events: list[tuple[float, str, str]] = []  # (at, node, Ready status): for failure messages
+        self._pod_version: str | None = None  # where the pod watch resumes; None: list again
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(watch_,), daemon=True)
                          for watch_ in (self._watch_once, self._watch_nodes_once)]
@@ -62,17 +63,46 @@ class PodRecorder:
                 stream.stop()
 
     def _watch_once(self) -> None:
-        """One watch; after a reconnect the relist replays pods as ADDED, harmless for per-node UID sets."""
+        """A watch resumed from the last version seen, so its end every 5 s loses nothing and replays nothing.
+        After an error (say the API server restarted) the pods are listed again, as one snapshot: replayed one
+        by one, a node's old pod could be counted before its Ready new one and the node seen down."""
+        if self._pod_version is None:
+            self._snapshot()
         stream = watch.Watch()
-        for event in stream.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
-                                   timeout_seconds=5):
-            pod = event["object"]
-            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-            self.events.append(PodEvent(time.monotonic(), event["type"], pod.metadata.uid, pod.spec.node_name,
-                                        (pod.metadata.labels or {}).get("controller-revision-hash", ""),
-                                        ready, pod.metadata.deletion_timestamp is not None))
-            if self._stop.is_set():
-                stream.stop()
+        try:
+            for event in stream.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
+                                       resource_version=self._pod_version, timeout_seconds=5):
+                self._record(time.monotonic(), event["type"], event["object"])
+                self._pod_version = event["object"].metadata.resource_version
+                if self._stop.is_set():
+                    stream.stop()
+        except Exception:
+            self._pod_version = None
+            raise
+
+    def _snapshot(self) -> None:
+        """Every pod as listed, stamped with one time (judged as one step); pods gone meanwhile as DELETED."""
+        listed = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        at = time.monotonic()
+        present = {pod.metadata.uid for pod in listed.items}
+        for uid, last in self._live_pods().items():
+            if uid not in present:
+                self.events.append(PodEvent(at, "DELETED", uid, last.node, last.revision, False, True))
+        for pod in listed.items:
+            self._record(at, "ADDED", pod)
+        self._pod_version = listed.metadata.resource_version
+
+    def _record(self, at: float, kind: str, pod) -> None:
+        ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        self.events.append(PodEvent(at, kind, pod.metadata.uid, pod.spec.node_name,
+                                    (pod.metadata.labels or {}).get("controller-revision-hash", ""),
+                                    ready, pod.metadata.deletion_timestamp is not None))
+
+    def _live_pods(self) -> dict[str, PodEvent]:
+        last: dict[str, PodEvent] = {}
+        for e in self.events:
+            last[e.uid] = e
+        return {uid: e for uid, e in last.items() if e.kind != "DELETED"}
 
     # ---- what the timeline shows ---------------------------------------------------------------------
     def uids_per_node(self) -> dict[str, set[str]]:
@@ -93,13 +123,15 @@ class PodRecorder:
     def _peak(self) -> tuple[float, list[str]]:
         state: dict[str, dict[str, bool]] = defaultdict(dict)  # node -> uid -> ready
         worst: tuple[float, list[str]] = (0.0, [])
-        for e in self.events:
+        for i, e in enumerate(self.events):
             if not e.node:
                 continue
             if e.kind == "DELETED" or e.deleting:
                 state[e.node].pop(e.uid, None)
             else:
                 state[e.node][e.uid] = e.ready
+            if i + 1 < len(self.events) and self.events[i + 1].at == e.at:
+                continue  # a snapshot is judged once all of it is in
             down = [node for node, pods in state.items() if not any(pods.values())]
             if len(down) > len(worst[1]):
                 worst = (e.at, sorted(down))

@@ -10,7 +10,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 
 KILLS = 10
@@ -62,5 +62,5 @@ def test_rollout_survives_kills_an_apiserver_restart_and_a_frozen_etcd(cluster, 
     assert client.ApiClient().sanitize_for_serialization(ds.spec.update_strategy) == ORIGINAL_STRATEGY
     status = plans.status()
     assert status["counts"] == {"total": E2E_NODES, "upgraded": E2E_NODES, "failed": 0, "pending": 0}
-    reasons = [e.reason for e in client.CoreV1Api(admin_api).list_namespaced_event(namespace).items]
+    reasons = [e.reason for e in plan_events(admin_api, namespace, "UpgradeSucceeded")]
     assert "NodeFailed" not in reasons and reasons.count("UpgradeSucceeded") == 1

@@ -6,7 +6,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -36,7 +36,7 @@ def test_a_node_that_cannot_pull_blocks_before_any_agent_pod_is_touched(admin_ap
         assert client.ApiClient().sanitize_for_serialization(ds.spec.update_strategy) == ORIGINAL_STRATEGY
         assert not recorder.deletion_order()
         assert not status.get("startedAt")
-        events = client.CoreV1Api(admin_api).list_namespaced_event(namespace).items
+        events = plan_events(admin_api, namespace, "PrePullFailed")
         assert any(e.reason == "PrePullFailed" and BAD_NODE in e.message and e.type == "Warning" for e in events)
 
         plans.patch_spec(targetVersion="v2.0.0")  # a pullable target: the pre-pull starts over, then the rollout

@@ -4,7 +4,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, create_agent, events_for
+from tests.e2e.kit import AGENT_SELECTOR, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -61,7 +61,7 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     assert row[:5] == ["upgrade", "generic", "v1.0.0", "v2.0.0", "Succeeded"] and row[5] == f"{NODES}/{NODES}"
     wide = kubectl("get", "upgradeplan", "upgrade", "-n", namespace, "-o", "wide").stdout
     assert f"upgraded {NODES} node(s) to v2.0.0" in wide
-    reasons = [e.reason for e in events_for(admin_api, namespace)]
+    reasons = [e.reason for e in plan_events(admin_api, namespace, "UpgradeSucceeded")]
     assert {"PlanComputed", "DaemonSetPrepared", "BatchStarted", "BatchSucceeded", "UpgradeSucceeded"} <= set(reasons)
 
 

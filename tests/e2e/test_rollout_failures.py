@@ -7,7 +7,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 
 BROKEN = "example.com/cni/agent:v2-never-ready"
@@ -38,7 +38,7 @@ def test_failing_canary_rolls_back_only_the_canary(admin_api, namespace, operato
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Stalled"]["status"] == "True" and conditions["Degraded"]["status"] == "True"
     assert canary in conditions["Ready"]["message"]
-    events = client.CoreV1Api(admin_api).list_namespaced_event(namespace).items
+    events = plan_events(admin_api, namespace, "NodeFailed")
     assert any(e.reason == "NodeFailed" and canary in e.message and e.type == "Warning" for e in events)
 
 

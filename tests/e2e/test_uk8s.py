@@ -4,6 +4,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import plan_events
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -55,7 +56,7 @@ def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_a
     assert "kubectl.kubernetes.io/restartedAt" in (web.spec.template.metadata.annotations or {})
     checks = {c["id"]: c["result"] for c in status["checks"]}
     assert checks == {"generic.downgrade": "Passed", "uk8s.lts-only": "Passed", "uk8s.unreadable-versions": "Passed"}
-    events = client.CoreV1Api(admin_api).list_namespaced_event(namespace).items
+    events = plan_events(admin_api, namespace, "OldPodsFound")
     assert any(e.reason == "OldPodsFound" and "restarted" in e.message for e in events)
 
 

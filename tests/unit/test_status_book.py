@@ -1,7 +1,7 @@
 """Status writes are coalesced, and the loop never decides from a status older than its own."""
 from __future__ import annotations
 
-from cniupgrade.api.models import NodeResult, NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.models import Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.engine import parse_status
 from cniupgrade.status_book import NODES_PER_INTERVAL, WRITE_INTERVAL, StatusBook, resource_version
 
@@ -43,6 +43,16 @@ def test_a_large_plans_progress_is_written_less_often_and_its_failures_at_once()
     assert book.due(urgent=True, now=100.1) == 0.0
     book.record(S2.model_copy(update={"nodes": nodes[:NODES_PER_INTERVAL]}))
     assert abs(book.due(urgent=False, now=100.0) - WRITE_INTERVAL) < 1e-9  # up to 250 nodes: every second
+
+
+def test_the_interval_follows_the_plans_size_from_its_first_nodes_on():
+    book = StatusBook()
+    book.base(body("1"), parse_status)
+    book.record(S1.model_copy(update={"counts": Counts(total=1000, pending=1000)}))
+    book.wrote("2", now=100.0)
+    started = [NodeResult(name=f"n{i}", state=NodeState.upgrading) for i in range(10)]
+    book.record(S2.model_copy(update={"nodes": started, "counts": Counts(total=1000, pending=990)}))
+    assert abs(book.due(urgent=False, now=100.0) - 4 * WRITE_INTERVAL) < 1e-9
 
 
 def test_the_loop_decides_from_its_own_unwritten_status_while_the_watch_lags():
