@@ -11,7 +11,8 @@ from kubernetes import client, watch
 class RawWatch(watch.Watch):
     """Events as plain JSON: the client's model deserialization costs ~0.5 ms an event (json.dumps, then models),
     about 0.5 CPU-s per watcher per 100-node run, taken from the control plane's two cores and, in the floor's
-    case, from the deleter's thread in the same process."""
+    case, from the deleter's thread in the same process. Not `stream(..., deserialize=False)`: it is newer than
+    the client versions pyproject allows (>=31), and its events lack the `raw_object` its own ERROR branch reads."""
 
     def get_return_type(self, func):
         return None

@@ -64,8 +64,7 @@ class StatusBook:
             return None
         if urgent:
             return 0.0
-        # by the plan's size, not the nodes started so far: from its first batch on, a 1000-node plan's status
-        # is written every 4 s (by started nodes it was every 1-4 s, 39 writes per 70 s run instead of ~18)
+        # by the plan's size, not by the nodes started so far (which kept a large plan at 1 s early on)
         size = max(self.decided.counts.total, len(self.decided.nodes))
         interval = WRITE_INTERVAL * max(1.0, size / NODES_PER_INTERVAL)
         return max(0.0, self.last_write + interval - (time.monotonic() if now is None else now))

@@ -73,9 +73,9 @@ class PodRecorder:
             for event in stream.stream(self.core.list_namespaced_pod, self.namespace, label_selector=self.selector,
                                        resource_version=self._pod_version, timeout_seconds=5):
                 self._record(time.monotonic(), event["type"], event["object"])
-                self._pod_version = event["object"].metadata.resource_version
                 if self._stop.is_set():
                     stream.stop()
+            self._pod_version = stream.resource_version  # the Watch keeps the last version it delivered
         except Exception:
             self._pod_version = None
             raise

@@ -95,9 +95,8 @@ class Executor:
         elif isinstance(action, act.SetDeploymentImages):
             dep = self.apps.read_namespaced_deployment(action.name, ds.namespace, _preload_content=False)
             raw = json.loads(dep.data)
-            self.apps.patch_namespaced_deployment(action.name, ds.namespace, {
-                "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
-                "spec": {"template": {"spec": image_patch(action.images, raw["spec"]["template"]["spec"])}}})
+            self.apps.patch_namespaced_deployment(action.name, ds.namespace, _with_version(
+                {"spec": {"template": {"spec": image_patch(action.images, raw["spec"]["template"]["spec"])}}}, raw))
         elif isinstance(action, act.StartPrePull):
             self._start_pre_pull(raw_ds, action.images)
         elif isinstance(action, act.EndPrePull):
@@ -247,6 +246,7 @@ class Executor:
 
 
 def _with_version(patch: dict, raw: dict) -> dict:
+    """The patch, failing with 409 if the object is no longer at the version `raw` was read at."""
     return {**patch, "metadata": {**patch.get("metadata", {}), "resourceVersion": raw["metadata"]["resourceVersion"]}}
 
 
