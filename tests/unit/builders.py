@@ -5,7 +5,8 @@ import datetime as dt
 import json
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.rollout.observation import AgentPod, DaemonSetView, Observation, PrePullPod, ProbePod, images_digest
+from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
+from cniupgrade.rollout.observation import DaemonSetView, Observation, PrePullPod, ProbePod, images_digest
 from cniupgrade.rollout.planner import NodeInfo
 
 PLAN = "ops/upgrade"
@@ -45,7 +46,7 @@ def observe(node_count: int = 5, pods=None, owner: str | None = None, revision: 
         pods = [pod(n) for n in names]
     return Observation(now=now, plan_key=PLAN, daemonset=daemonset(owner, images),
                        current_revision=revision if revision is not None else (NEW if owner else OLD),
-                       pods=tuple(pods), nodes={n: NodeInfo(n) for n in names}, probes=probes or {},
+                       agents=AgentPods.of(pods), nodes={n: NodeInfo(n) for n in names}, probes=probes or {},
                        other_owner_alive=other_owner_alive)
 
 

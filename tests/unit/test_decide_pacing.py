@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
@@ -260,3 +261,21 @@ def test_a_pass_that_changes_no_node_keeps_the_node_results_and_counts_as_they_w
     d = run.step({"n0", "n1", "n2"})  # both pass, n3 and n4 start: recounted, in plan order
     assert d.status.counts.upgraded == 3 and d.status.counts.pending == NODES - 3
     assert [r.name for r in d.status.nodes] == ["n0", "n1", "n2", "n3", "n4"]
+
+
+def test_a_node_removed_from_the_cluster_before_its_turn_takes_no_slot():
+    """A scaled-down node has no agent: it must not count as one down, or maxUnavailable 1 waits forever."""
+    plan_spec = spec(rollout={"maxUnavailable": 1, "canary": {"count": 0}})
+    status = decide(plan_spec, UpgradePlanStatus(), observe(4), 1).status
+    new: set[str] = set()
+    for second in range(1, 12):
+        obs = observe(4, pods=[pod(n, NEW if n in new else "rev-old") for n in ("n0", "n1", "n3")], owner=PLAN,
+                      now=T0 + dt.timedelta(seconds=second))
+        obs = replace(obs, nodes={n: info for n, info in obs.nodes.items() if n != "n2"})
+        d = decide(plan_spec, status, obs, 1)
+        status = d.status
+        assert len(deleted(d)) <= 1
+        new |= set(deleted(d))
+        if status.phase is Phase.succeeded:
+            break
+    assert status.phase is Phase.succeeded and new == {"n0", "n1", "n3"}

@@ -37,7 +37,7 @@ def agent(name: str, node: str | None, revision: str = "new", ready: bool = Fals
 
 def test_an_agent_pod_wakes_the_loop_only_when_what_a_decision_reads_changed():
     from cniupgrade.kube.view import decision_input
-    from cniupgrade.rollout.observation import AgentPod
+    from cniupgrade.rollout.agent_pods import AgentPod
     wakes = []
     cache = WatchCache("pods", list_fn=None, on_change=lambda: wakes.append(1), transform=AgentPod.from_api,
                        wakes_on=decision_input)
@@ -57,7 +57,7 @@ def test_an_agent_pod_wakes_the_loop_only_when_what_a_decision_reads_changed():
 
 def test_a_pod_this_process_deleted_wakes_nobody_when_it_terminates():
     from cniupgrade.kube.view import decision_input
-    from cniupgrade.rollout.observation import AgentPod
+    from cniupgrade.rollout.agent_pods import AgentPod
     deleted_by_us: set[str] = set()
     wakes = []
     cache = WatchCache("pods", list_fn=None, on_change=lambda: wakes.append(1), transform=AgentPod.from_api,

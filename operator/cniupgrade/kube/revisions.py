@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cniupgrade.rollout.observation import REVISION_LABEL
+from cniupgrade.rollout.agent_pods import REVISION_LABEL
 
 
 @dataclass(frozen=True)

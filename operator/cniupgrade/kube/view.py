@@ -18,8 +18,9 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_revision
 from cniupgrade.kube.watchcache import WatchCache
-from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, AgentPod, DaemonSetView,
-                                            DeploymentView, Observation, PrePullPod, ProbePod)
+from cniupgrade.rollout.agent_pods import AgentPod, AgentPodIndex
+from cniupgrade.rollout.observation import (PREPULL_LABEL, PROBE_LABEL, DaemonSetView, DeploymentView, Observation,
+                                            PrePullPod, ProbePod)
 from cniupgrade.rollout.planner import NodeInfo
 
 SYNC_TIMEOUT = 30.0
@@ -142,7 +143,7 @@ class PlanView:
                         cache.stop()
                 self._pod_selector = selector
                 self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                       self._on_change, transform=AgentPod.from_api,
+                                       self._on_change, transform=AgentPod.from_api, index=AgentPodIndex(),
                                        wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
                                        namespace=self.namespace, label_selector=selector).start()
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
@@ -216,6 +217,6 @@ class PlanView:
         ds = DaemonSetView.from_api(raw_ds)
         return Observation(now=now, plan_key=self.plan_key, daemonset=ds,
                            current_revision=self._current_revision(raw_ds),
-                           pods=tuple(pods_cache.items()), nodes=nodes, probes=probes,
+                           agents=pods_cache.snapshot(), nodes=nodes, probes=probes,
                            prepull=prepull, control_plane=control_plane,
                            other_owner_alive=self._other_owner_alive(ds.owner))

@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
@@ -20,6 +20,14 @@ from kubernetes.watch.watch import iter_resp_lines
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
 WATCH_TIMEOUT_SECONDS = 240
+
+
+class Index(Protocol):
+    def reset(self, items: Iterable[Any]) -> None: ...
+
+    def replace(self, old: Any | None, new: Any | None) -> None: ...
+
+    def snapshot(self) -> Any: ...
 
 
 def _key(obj: dict) -> str:
@@ -30,12 +38,14 @@ def _key(obj: dict) -> str:
 class WatchCache:
     def __init__(self, name: str, list_fn: Callable, on_change: Callable[[], None],
                  transform: Callable[[dict], Any] = lambda o: o, wakes_on: Callable[[Any], Any] = lambda i: i,
-                 **list_kwargs):
-        """`wakes_on(item or None)`: the part of an item whose change calls on_change (every change is stored)."""
+                 index: Index | None = None, **list_kwargs):
+        """`wakes_on(item or None)`: the part of an item whose change calls on_change (every change is stored).
+        `index`: kept up to date item by item, under the cache's lock; read with snapshot()."""
         self.name = name
         self._list_fn, self._kwargs = list_fn, list_kwargs
         self._on_change, self._transform, self._wakes_on = on_change, transform, wakes_on
         self._items: dict[str, Any] = {}
+        self._index = index
         self.version = 0  # bumped on every change, so readers can keep what they derived from the items
         self._lock = threading.Lock()
         self._synced = threading.Event()
@@ -73,6 +83,11 @@ class WatchCache:
         with self._lock:
             return self._items.get(f"{namespace}/{name}")
 
+    def snapshot(self) -> Any:
+        """The index's view of the items, consistent with them."""
+        with self._lock:
+            return self._index.snapshot()
+
     # ---- the loop ------------------------------------------------------------------------------------
     def _run(self) -> None:
         backoff = 0.5
@@ -106,6 +121,8 @@ class WatchCache:
                 break
         with self._lock:
             self._items = items
+            if self._index is not None:
+                self._index.reset(items.values())
             self.version += 1
         self._synced.set()
         self._on_change()
@@ -145,6 +162,8 @@ class WatchCache:
             changed = old != new
             if changed:
                 self.version += 1
+                if self._index is not None:
+                    self._index.replace(old, new)
         # e.g. a node's heartbeat leaves its view as it was: nobody needs to wake for it
         if changed and self._wakes_on(old) != self._wakes_on(new):
             self._on_change()

@@ -9,44 +9,18 @@ from functools import cached_property
 from typing import Mapping
 
 from cniupgrade.preflight.framework import Verdict
+from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.rollout.planner import NodeInfo
 
 ANNOTATION_PREFIX = "cniupgrade.io/"
 OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who rolls this DaemonSet
 ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
 PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
-REVISION_LABEL = "controller-revision-hash"
 PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-
-
-def is_ready(obj: Mapping) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (obj.get("status") or {}).get("conditions") or [])
-
-
-@dataclass(frozen=True)
-class AgentPod:
-    name: str
-    uid: str
-    node: str | None
-    revision: str
-    ready: bool
-    terminating: bool
-    waiting_reason: str = ""
-
-    @classmethod
-    def from_api(cls, pod: Mapping) -> AgentPod:
-        meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
-        reasons = [s.get("state", {}).get("waiting", {}).get("reason", "")
-                   for s in (status.get("containerStatuses") or [])]
-        return cls(name=meta["name"], uid=meta["uid"], node=spec.get("nodeName"),
-                   revision=(meta.get("labels") or {}).get(REVISION_LABEL, ""), ready=is_ready(pod),
-                   terminating=meta.get("deletionTimestamp") is not None,
-                   waiting_reason=next((r for r in reasons if r), status.get("phase", "")))
 
 
 @dataclass(frozen=True)
@@ -165,7 +139,7 @@ class Observation:
     plan_key: str  # "<namespace>/<name>" of the plan being reconciled
     daemonset: DaemonSetView | None
     current_revision: str | None  # hash of the DaemonSet's newest ControllerRevision (its template)
-    pods: tuple[AgentPod, ...] = ()
+    agents: AgentPods = field(default_factory=AgentPods)  # the DaemonSet's pods, by node
     nodes: Mapping[str, NodeInfo] = field(default_factory=dict)
     probes: Mapping[str, ProbePod] = field(default_factory=dict)  # by node
     prepull: Mapping[str, PrePullPod] = field(default_factory=dict)  # by node
@@ -177,19 +151,8 @@ class Observation:
 
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""
-        return self._live_pods_by_node.get(node)
+        return self.agents.live.get(node)
 
     @cached_property
-    def _live_pods_by_node(self) -> Mapping[str, AgentPod]:
-        """Built once per observation: a pass asks for every node's pod."""
-        by_node: dict[str, AgentPod] = {}
-        for pod in self.pods:
-            if pod.node and not pod.terminating:
-                by_node.setdefault(pod.node, pod)
-        return by_node
-
-    def nodes_with_ready_agent(self) -> set[str]:
-        return {node for node, pod in self._live_pods_by_node.items() if pod.ready}
-
-    def nodes_with_agent(self) -> set[str]:
-        return {p.node for p in self.pods if p.node}
+    def nodes_without_ready_agent(self) -> frozenset[str]:
+        return frozenset(self.nodes.keys() - self.agents.ready)  # a set difference in C: ~20 us at 1000 nodes

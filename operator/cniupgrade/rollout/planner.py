@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import AbstractSet, Iterable, Mapping
 
 from cniupgrade.api.models import ComputedPlan, NodeOrder, Rollout
 
@@ -52,7 +52,7 @@ def chunk(names: list[str], size: int) -> list[list[str]]:
     return [names[i:i + size] for i in range(0, len(names), size)]
 
 
-def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: set[str], rollout: Rollout,
+def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: AbstractSet[str], rollout: Rollout,
                  profile_exclusions: Mapping[str, str] | None = None) -> ComputedPlan:
     """`profile_exclusions`: nodes the plugin profile leaves out, with why (e.g. an unreadable version)."""
     eligible, excluded = [], []

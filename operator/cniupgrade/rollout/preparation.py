@@ -7,6 +7,7 @@ from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
+from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import images_digest
 from cniupgrade.rollout.planner import compute_plan
 from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, ReconcileBase
@@ -41,7 +42,7 @@ class Preparation(ReconcileBase):
         original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
         profile = profile_for(self.spec)
         target = profile.target_images(self.spec, previous)
-        plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.nodes_with_agent(), self.spec.rollout,
+        plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.agents.placed, self.spec.rollout,
                                          self.obs.excluded_nodes)
         nodes_total = sum(len(b) for b in plan.batches)
         replanned = plan != self.status.plan
@@ -66,13 +67,13 @@ class Preparation(ReconcileBase):
                 self.event("CheckFailed", f"{check.id} ({check.severity}): {check.message}{objects}",
                            warning=check.severity != "Info")
         if blocking and not ours:
-            self.nodes = {}
+            self.nodes = NodeResults()
             if not set(blocking) <= previously_failed:
                 self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
             self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
             return self.finish(Phase.preflight, "PreflightBlocked",
                                f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
-        self.nodes = {}
+        self.nodes = NodeResults()
         if replanned:
             self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
                                        f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
@@ -12,6 +11,8 @@ from cniupgrade.api.models import (TERMINAL_PHASES, Counts, NodeResult, NodeStat
                                    UpgradePlanStatus)
 from cniupgrade.memo import last_by_identity
 from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.layout import layout_of
+from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import Observation
 
 RECHECK_SECONDS = 30.0
@@ -36,12 +37,6 @@ def spec_digest(spec: UpgradePlanSpec) -> str:
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@last_by_identity
-def _results_by_name(results: list[NodeResult]) -> tuple[dict[str, NodeResult], bool]:
-    """By node name, and whether any failed (the status's results are the same list pass after pass)."""
-    return {r.name: r for r in results}, any(r.state is NodeState.failed for r in results)
-
-
 class ReconcileBase:
     """One decision. Mutates its working copies only; `decide()` returns the result."""
 
@@ -52,9 +47,7 @@ class ReconcileBase:
         self.actions: list[act.Action] = []
         self.events: list[act.Event] = []
         self.requeue: float | None = None
-        by_name, self.may_have_failed = _results_by_name(status.nodes)
-        self.nodes: dict[str, NodeResult] = dict(by_name)  # this decision's working copy
-        self._initial_nodes, self._nodes_changed = self.nodes, False
+        self.nodes = NodeResults(status.nodes)  # this decision's working copy
 
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.events.append(act.Event("Warning" if warning else "Normal", reason, message))
@@ -69,9 +62,7 @@ class ReconcileBase:
             return
         fields = {"started_at": old.started_at if old else None, "finished_at": old.finished_at if old else None}
         fields.update(times)
-        self.nodes[name] = NodeResult(name=name, state=state, message=message, **fields)
-        self._nodes_changed = True
-        self.may_have_failed = self.may_have_failed or state is NodeState.failed
+        self.nodes.put(NodeResult(name=name, state=state, message=message, **fields))
         self.status = self.status.model_copy(update={"last_progress_at": self.now})
 
     def finish(self, phase: Phase, reason: str, message: str, blocked: bool = False) -> Decision:
@@ -95,19 +86,12 @@ class ReconcileBase:
         return Decision(status, self.actions, self.events, self.requeue)
 
     def _results(self) -> tuple[list[NodeResult], Counts]:
-        """Node results in plan order, and their counts. Most passes change no node: those reuse the last ones
-        (a pass runs on every watch event; sorting and counting 1000 results each time showed in profiles)."""
+        """Node results in plan order, and their counts. Most passes change no node: those keep the last ones."""
         plan = self.status.plan
-        unchanged = self.nodes is self._initial_nodes and not self._nodes_changed
-        if unchanged and plan is not None and plan is self.initial.plan:
+        if not self.nodes.changed and self.nodes.listed is self.initial.nodes and plan is not None \
+                and plan is self.initial.plan:
             return self.initial.nodes, self.initial.counts
-        order = [n for batch in plan.batches for n in batch] if plan else []
-        position = {name: i for i, name in enumerate(order)}
-        results = sorted(self.nodes.values(), key=lambda r: position.get(r.name, len(order)))
-        states = Counter(r.state for r in results)
-        upgraded, failed = states[NodeState.upgraded], states[NodeState.failed]
-        return results, Counts(total=len(order), upgraded=upgraded, failed=failed,
-                               pending=len(order) - upgraded - failed - states[NodeState.rolled_back])
+        return self.nodes.listing(layout_of(plan))
 
     def _last_reason(self) -> str:
         ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
