@@ -6,6 +6,7 @@ import threading
 import time
 
 from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
 
 
 class RawWatch(watch.Watch):
@@ -26,11 +27,16 @@ class PodFollower:
         self.core = client.CoreV1Api(api)
         self.namespace, self.selector = namespace, selector
         self._stop = threading.Event()
+        self.listed = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
         self._thread.start()
         return self
+
+    def wait_listed(self, timeout: float = 60) -> None:
+        if not self.listed.wait(timeout):
+            raise TimeoutError(f"pods of {self.namespace} not listed within {timeout}s")
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
@@ -44,12 +50,21 @@ class PodFollower:
         pass
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            version = self._list()
+            self._follow(version)  # returns when the version expired (410): list again
+
+    def _list(self) -> str:
         body = json.loads(self.core.list_namespaced_pod(self.namespace, label_selector=self.selector,
                                                         _preload_content=False).data)
         for pod in body["items"]:
             self._record("ADDED", pod)
-        self._listed()
-        version = body["metadata"]["resourceVersion"]
+        if not self.listed.is_set():
+            self._listed()
+            self.listed.set()
+        return body["metadata"]["resourceVersion"]
+
+    def _follow(self, version: str) -> None:
         while not self._stop.is_set():
             try:
                 for event in RawWatch().stream(self.core.list_namespaced_pod, self.namespace,
@@ -59,5 +74,9 @@ class PodFollower:
                     self._record(event["type"], event["raw_object"])
                     if self._stop.is_set():
                         return
+            except ApiException as exc:
+                if exc.status == 410:
+                    return
+                time.sleep(0.1)
             except Exception:  # noqa: BLE001 - a dropped watch resumes from the last version seen
                 time.sleep(0.1)
