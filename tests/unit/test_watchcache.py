@@ -90,3 +90,29 @@ def test_a_daemonset_wakes_the_loop_on_its_spec_annotations_and_observed_generat
     cache._apply({"type": "MODIFIED", "object": ds(generation=3, ready=9, annotations={"cniupgrade.io/owner": "p"},
                                                     version="5")}, "4")
     assert len(wakes) == 4
+
+
+def test_the_first_list_starts_from_a_given_version_and_a_relist_is_a_consistent_read():
+    class Response:
+        def __init__(self, body: dict):
+            import json
+            self.data = json.dumps(body).encode()
+
+    calls = []
+    pages = {None: {"items": [node("n1")], "metadata": {"resourceVersion": "40", "continue": "page2"}},
+             "page2": {"items": [node("n2")], "metadata": {"resourceVersion": "40"}}}
+
+    def list_nodes(**kwargs):
+        calls.append(kwargs)
+        return Response(pages[kwargs["_continue"]])
+
+    cache = WatchCache("nodes", list_fn=list_nodes, on_change=lambda: None, transform=node_info,
+                       not_older_than="37")
+    assert cache._list() == "40" and cache.resource_version == "40"
+    assert calls[0]["resource_version"] == "37" and calls[0]["resource_version_match"] == "NotOlderThan"
+    assert "resource_version" not in calls[1]  # a continued page carries its version in the token
+    cache._list()
+    assert "resource_version" not in calls[2]  # a relist (the watch's version expired) reads the current state
+    assert sorted(n.name for n in cache.items()) == ["n1", "n2"]
+    cache._apply({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "45"}}}, "40")
+    assert cache.resource_version == "45"

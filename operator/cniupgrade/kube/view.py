@@ -103,15 +103,12 @@ class PlanView:
         self._pod_selector: str | None = None
         self._selector_lock = threading.Lock()
         self._stopped = False
+        # Pod caches start once the DaemonSet's list is in, all at once (_ensure_pod_caches)
+        self.probes: WatchCache | None = None
+        self.prepull: WatchCache | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
                                      self._on_daemonset_change, wakes_on=daemonset_input, namespace=namespace,
                                      field_selector=f"metadata.name={ds_name}").start()
-        self.probes = WatchCache(f"probes-{plan_uid}", self.core.list_namespaced_pod, on_change,
-                                 transform=ProbePod.from_api, namespace=namespace,
-                                 label_selector=f"{PROBE_LABEL}={plan_uid}").start()
-        self.prepull = WatchCache(f"prepull-{plan_uid}", self.core.list_namespaced_pod, on_change,
-                                  transform=PrePullPod.from_api, namespace=namespace,
-                                  label_selector=f"{PREPULL_LABEL}={plan_uid}").start()
         self.deployment_names = deployments
         self.deployments = [WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment, on_change,
                                        namespace=namespace, field_selector=f"metadata.name={name}").start()
@@ -129,10 +126,25 @@ class PlanView:
 
     def _on_daemonset_change(self) -> None:
         """Start the pod and revision caches as soon as the DaemonSet's selector is known, not on the next pass."""
-        ds = self.daemonsets.get(self.namespace, self.ds_name)
-        if ds is not None and not self._stopped:
-            self._ensure_selector_caches(ds)
+        self._ensure_pod_caches(self.daemonsets.get(self.namespace, self.ds_name))
         self._on_change()
+
+    def _ensure_pod_caches(self, ds: dict | None) -> None:
+        """The plan's probe and pre-pull pods, and the agent's pods once the DaemonSet is known. Each lists from a
+        state no older than the DaemonSet's (consistent) list: a consistent list of its own would wait for the
+        API server's next progress request to etcd, one per 100 ms per resource, up to 100 ms for each of them."""
+        with self._selector_lock:
+            if not self._stopped and self.probes is None:
+                self.probes = WatchCache(f"probes-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
+                                         transform=ProbePod.from_api, namespace=self.namespace,
+                                         label_selector=f"{PROBE_LABEL}={self.plan_uid}",
+                                         not_older_than=self.daemonsets.resource_version).start()
+                self.prepull = WatchCache(f"prepull-{self.plan_uid}", self.core.list_namespaced_pod,
+                                          self._on_change, transform=PrePullPod.from_api, namespace=self.namespace,
+                                          label_selector=f"{PREPULL_LABEL}={self.plan_uid}",
+                                          not_older_than=self.daemonsets.resource_version).start()
+        if ds is not None:
+            self._ensure_selector_caches(ds)
 
     def _ensure_selector_caches(self, ds: dict) -> tuple[WatchCache, WatchCache]:
         selector = selector_string(ds["spec"]["selector"].get("matchLabels") or {})
@@ -145,12 +157,14 @@ class PlanView:
                 self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
                                        self._on_change, transform=AgentPod.from_api, index=AgentPodIndex(),
                                        wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
-                                       namespace=self.namespace, label_selector=selector).start()
+                                       namespace=self.namespace, label_selector=selector,
+                                       not_older_than=self.daemonsets.resource_version).start()
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
                 self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
                                             self.apps.list_namespaced_controller_revision, lambda: None,
                                             transform=RevisionView.from_api, namespace=self.namespace,
-                                            label_selector=selector).start()
+                                            label_selector=selector,
+                                            not_older_than=self.daemonsets.resource_version).start()
             return self.pods, self.revisions
 
     def _current_revision(self, ds: dict) -> str | None:
@@ -199,11 +213,14 @@ class PlanView:
         return self._nodes_seen[1]
 
     def observe(self) -> Observation:
-        for cache in (self.daemonsets, self.probes, self.prepull, self.nodes, *self.deployments):
+        if not self.daemonsets.wait_synced(SYNC_TIMEOUT):
+            raise TimeoutError(f"cache {self.daemonsets.name} did not sync within {SYNC_TIMEOUT}s")
+        raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
+        self._ensure_pod_caches(raw_ds)
+        for cache in (self.probes, self.prepull, self.nodes, *self.deployments):
             if not cache.wait_synced(SYNC_TIMEOUT):
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
         now = dt.datetime.now(dt.timezone.utc)
-        raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
         nodes = self._nodes_by_name()
         probes = {p.node: p for p in self.probes.items() if p.node}
         prepull = {p.node: p for p in self.prepull.items() if p.node}
