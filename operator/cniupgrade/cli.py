@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from cniupgrade import __version__
+
+EXIT_EVENT_SECONDS = 5.0  # Events still queued at exit get this long, then are dropped (logged)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +85,9 @@ def run_operator(args: argparse.Namespace) -> int:
         elector.wait_for_leadership()
         elector.keep_renewing(on_lost=leader.exit_now)
     kopf.run(clusterwide=True, standalone=args.standalone, liveness_endpoint=args.liveness or None)
+    from cniupgrade.kube import event_queue
+    if left := event_queue.shared().drain(EXIT_EVENT_SECONDS):
+        logging.getLogger(__name__).warning("exiting with %d Event(s) not posted", left)
     return 0
 
 

@@ -14,6 +14,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
+from cniupgrade.kube import event_queue
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                             PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, DaemonSetView,
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
 MAX_REMEMBERED_DELETIONS = 10_000
 MANAGED_BY = "cniupgrade.io/plan"
-EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue (or the exit) for long
+EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue for long
 
 
 def image_patch(images: Mapping[str, str], template_spec: dict) -> dict:
@@ -225,9 +226,8 @@ class Executor:
         return written["metadata"]["resourceVersion"]
 
     def post_event(self, event: act.Event) -> None:
-        """Queued: an Event is informative, and posting it must not delay the next decision (~4 ms each). One
-        worker for the process keeps them in order."""
-        _event_pool().submit(self._post_event_now, event, dt.datetime.now(dt.timezone.utc))
+        """Queued (kube/event_queue.py): an Event is informative and must not delay the next decision."""
+        event_queue.shared().submit(self._post_event_now, event, dt.datetime.now(dt.timezone.utc))
 
     def _post_event_now(self, event: act.Event, now: dt.datetime) -> None:
         body = client.CoreV1Event(
@@ -253,11 +253,6 @@ def _with_version(patch: dict, raw: dict) -> dict:
 def _decided_part(raw_ds: dict) -> tuple:
     """What a decision reads from a DaemonSet: its spec (by generation) and annotations (ownership), not status."""
     return raw_ds["metadata"].get("generation"), raw_ds["metadata"].get("annotations") or {}
-
-
-@functools.cache
-def _event_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cniupgrade-events")
 
 
 @functools.cache
