@@ -14,10 +14,12 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
+from bench import peak
 from localcluster.cluster import LocalCluster
 from tests.e2e.spiderpool import seed
 
 GROUP, VERSION = seed.GROUP, seed.VERSION
+REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "kube-system"
 IPS_PER_POOL = 10
 
@@ -77,16 +79,15 @@ def measure_plan(cluster: LocalCluster) -> tuple[float, float, str]:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(plan, f)
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "cniupgrade", "plan", "-f", f.name],
-                               env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
+    process = subprocess.run([sys.executable, "-m", "bench.peak", "cniupgrade", "plan", "-f", f.name],
+                             env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     Path(f.name).unlink()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"cniupgrade plan failed:\n{output}")
-    return seconds, usage.ru_maxrss / 1024, output
+    output, _, last = process.stdout.decode().rstrip("\n").rpartition("\n")
+    if process.returncode != 0 or not last.startswith(peak.MARKER):
+        raise RuntimeError(f"cniupgrade plan failed:\n{output}\n{last}")
+    return seconds, int(last.split()[1]) / 1024, output
 
 
 def preflight_bench(scales: list[int]) -> list[dict]:
