@@ -27,10 +27,10 @@ from localcluster.objects import api_client
 from localcluster.processes import free_port
 
 from bench import audit, crowd
+from bench.peak import REPO, peak_rss_mib
 from bench.preflight import preflight_bench
 from bench.rollout import Rollouts, Run
 
-REPO = Path(__file__).resolve().parent.parent
 OPERATOR_NAMESPACE, OPERATOR_SA = "cniupgrade-system", "cniupgrade"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
 
@@ -59,13 +59,6 @@ def reconcile_passes(metrics_port: int) -> float:
     return sum(sample.value for family in text_string_to_metric_families(text)
                if family.name == "cniupgrade_reconcile_passes" for sample in family.samples
                if sample.name == "cniupgrade_reconcile_passes_total")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -6,18 +6,21 @@ created 100k objects with 32 threads, reported the bench's own ~270 MiB.
 """
 from __future__ import annotations
 
+import os
 import runpy
 import sys
+from pathlib import Path
 
-MARKER = "bench-peak-rss-kib"
+MARKER = "bench-peak-rss-mib"
+REPO = Path(__file__).resolve().parent.parent  # the working directory `python -m bench.peak` needs
 
 
-def peak_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return -1
+def peak_rss_mib(pid: int) -> float:
+    """A live process's own peak RSS (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":
@@ -26,4 +29,4 @@ if __name__ == "__main__":
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
         sys.stdout.flush()
-        print(f"{MARKER} {peak_kib()}", flush=True)
+        print(f"{MARKER} {peak_rss_mib(os.getpid())}", flush=True)

@@ -74,9 +74,7 @@ class PodFollower:
                     self._record(event["type"], event["raw_object"])
                     if self._stop.is_set():
                         return
-            except ApiException as exc:
-                if exc.status == 410:
-                    return
-                time.sleep(0.1)
-            except Exception:  # noqa: BLE001 - a dropped watch resumes from the last version seen
+            except Exception as exc:  # noqa: BLE001 - a dropped watch resumes from the last version seen
+                if isinstance(exc, ApiException) and exc.status == 410:
+                    return  # that version expired
                 time.sleep(0.1)

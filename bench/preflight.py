@@ -19,7 +19,6 @@ from localcluster.cluster import LocalCluster
 from tests.e2e.spiderpool import seed
 
 GROUP, VERSION = seed.GROUP, seed.VERSION
-REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "kube-system"
 IPS_PER_POOL = 10
 
@@ -80,14 +79,14 @@ def measure_plan(cluster: LocalCluster) -> tuple[float, float, str]:
         yaml.safe_dump(plan, f)
     started = time.monotonic()
     process = subprocess.run([sys.executable, "-m", "bench.peak", "cniupgrade", "plan", "-f", f.name],
-                             env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, cwd=REPO,
+                             env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, cwd=peak.REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     Path(f.name).unlink()
     output, _, last = process.stdout.decode().rstrip("\n").rpartition("\n")
     if process.returncode != 0 or not last.startswith(peak.MARKER):
         raise RuntimeError(f"cniupgrade plan failed:\n{output}\n{last}")
-    return seconds, int(last.split()[1]) / 1024, output
+    return seconds, float(last.split()[1]), output
 
 
 def preflight_bench(scales: list[int]) -> list[dict]:

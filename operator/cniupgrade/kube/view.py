@@ -103,7 +103,7 @@ class PlanView:
         self._pod_selector: str | None = None
         self._selector_lock = threading.Lock()
         self._stopped = False
-        # Pod caches start once the DaemonSet's list is in, all at once (_ensure_pod_caches)
+        # started once the DaemonSet's list is in (_ensure_pod_caches)
         self.probes: WatchCache | None = None
         self.prepull: WatchCache | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
@@ -129,27 +129,25 @@ class PlanView:
         self._ensure_pod_caches(self.daemonsets.get(self.namespace, self.ds_name))
         self._on_change()
 
-    def _ensure_pod_caches(self, ds: dict | None) -> None:
-        """The plan's probe and pre-pull pods, and the agent's pods once the DaemonSet is known. Each lists from a
-        state no older than the DaemonSet's (consistent) list: a consistent list of its own would wait for the
-        API server's next progress request to etcd, one per 100 ms per resource, up to 100 ms for each of them."""
-        with self._selector_lock:
-            if not self._stopped and self.probes is None:
+    def _ensure_pod_caches(self, ds: dict | None) -> WatchCache | None:
+        """Start what is not running yet: the plan's probe and pre-pull pod caches and, once the DaemonSet is known,
+        its pod and revision caches (again if its selector changed); returns the agent pod cache. Each lists from a
+        state no older than the DaemonSet's (consistent) list: a consistent list of its own would wait for the API
+        server's next progress request to etcd, one per 100 ms per resource, up to 100 ms for each of them."""
+        selector = selector_string(ds["spec"]["selector"].get("matchLabels") or {}) if ds is not None else None
+        with self._selector_lock:  # the DaemonSet's watch thread and the loop both get here
+            if self._stopped:
+                return self.pods
+            since = self.daemonsets.resource_version
+            if self.probes is None:
                 self.probes = WatchCache(f"probes-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
                                          transform=ProbePod.from_api, namespace=self.namespace,
-                                         label_selector=f"{PROBE_LABEL}={self.plan_uid}",
-                                         not_older_than=self.daemonsets.resource_version).start()
+                                         label_selector=f"{PROBE_LABEL}={self.plan_uid}", not_older_than=since).start()
                 self.prepull = WatchCache(f"prepull-{self.plan_uid}", self.core.list_namespaced_pod,
                                           self._on_change, transform=PrePullPod.from_api, namespace=self.namespace,
                                           label_selector=f"{PREPULL_LABEL}={self.plan_uid}",
-                                          not_older_than=self.daemonsets.resource_version).start()
-        if ds is not None:
-            self._ensure_selector_caches(ds)
-
-    def _ensure_selector_caches(self, ds: dict) -> tuple[WatchCache, WatchCache]:
-        selector = selector_string(ds["spec"]["selector"].get("matchLabels") or {})
-        with self._selector_lock:  # the DaemonSet's watch thread and the loop both get here
-            if not self._stopped and (self.pods is None or selector != self._pod_selector):
+                                          not_older_than=since).start()
+            if selector is not None and (self.pods is None or selector != self._pod_selector):
                 for cache in (self.pods, self.revisions):
                     if cache is not None:
                         cache.stop()
@@ -158,14 +156,13 @@ class PlanView:
                                        self._on_change, transform=AgentPod.from_api, index=AgentPodIndex(),
                                        wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
                                        namespace=self.namespace, label_selector=selector,
-                                       not_older_than=self.daemonsets.resource_version).start()
+                                       not_older_than=since).start()
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
                 self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
                                             self.apps.list_namespaced_controller_revision, lambda: None,
                                             transform=RevisionView.from_api, namespace=self.namespace,
-                                            label_selector=selector,
-                                            not_older_than=self.daemonsets.resource_version).start()
-            return self.pods, self.revisions
+                                            label_selector=selector, not_older_than=since).start()
+            return self.pods
 
     def _current_revision(self, ds: dict) -> str | None:
         """The hash of the DaemonSet's newest ControllerRevision, once the controller has seen its template."""
@@ -175,7 +172,7 @@ class PlanView:
         key = (meta["uid"], meta.get("generation"))
         if self._revision_cache and self._revision_cache[0] == key:
             return self._revision_cache[1]
-        _, revisions = self._ensure_selector_caches(ds)
+        revisions = self.revisions  # started by observe() for this DaemonSet
         # Not synced yet (or not allowed to watch, say an older Role): list, without waiting.
         current = matching_revision(ds, revisions.items()) if revisions.synced else None
         if current is None:  # the watch is behind (or the controller serializes the template differently): ask
@@ -216,7 +213,7 @@ class PlanView:
         if not self.daemonsets.wait_synced(SYNC_TIMEOUT):
             raise TimeoutError(f"cache {self.daemonsets.name} did not sync within {SYNC_TIMEOUT}s")
         raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
-        self._ensure_pod_caches(raw_ds)
+        pods_cache = self._ensure_pod_caches(raw_ds)
         for cache in (self.probes, self.prepull, self.nodes, *self.deployments):
             if not cache.wait_synced(SYNC_TIMEOUT):
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
@@ -228,7 +225,6 @@ class PlanView:
         if raw_ds is None:
             return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
                                nodes=nodes, probes=probes, prepull=prepull)
-        pods_cache, _ = self._ensure_selector_caches(raw_ds)
         if not pods_cache.wait_synced(SYNC_TIMEOUT):
             raise TimeoutError(f"cache {pods_cache.name} did not sync within {SYNC_TIMEOUT}s")
         ds = DaemonSetView.from_api(raw_ds)

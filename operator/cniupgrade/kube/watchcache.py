@@ -116,13 +116,12 @@ class WatchCache:
     def _list(self) -> str:
         items: dict[str, Any] = {}
         token = None
-        version_kwargs = {}
-        if self._not_older_than:  # the first list only: a relist is a consistent read
-            version_kwargs = {"resource_version": self._not_older_than, "resource_version_match": "NotOlderThan"}
-            self._not_older_than = None
+        since, self._not_older_than = self._not_older_than, None  # the first list only: a relist is consistent
+        first_page = {"resource_version": since, "resource_version_match": "NotOlderThan"} if since else {}
         while True:
+            version = {} if token else first_page  # a continued page carries its version in the token
             response = self._list_fn(**self._kwargs, limit=PAGE_SIZE, _continue=token, _preload_content=False,
-                                     **({} if token else version_kwargs))
+                                     **version)
             page = json.loads(response.data)
             for obj in page.get("items") or []:
                 items[_key(obj)] = self._transform(obj)
