@@ -116,3 +116,41 @@ def test_the_first_list_starts_from_a_given_version_and_a_relist_is_a_consistent
     assert sorted(n.name for n in cache.items()) == ["n1", "n2"]
     cache._apply({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "45"}}}, "40")
     assert cache.resource_version == "45"
+
+
+def test_lists_use_list_fn_and_watches_use_watch_fn():
+    """Watches run on a client of their own (kube.client.streaming), so a stopped watch's dead connection never
+    goes back to the pool the pod deletions take theirs from."""
+    import json
+
+    class Listed:
+        data = json.dumps({"items": [node("n1")], "metadata": {"resourceVersion": "40"}}).encode()
+
+    class Watched:
+        def stream(self, amt=None, decode_content=False):
+            yield json.dumps({"type": "ADDED", "object": node("n2", version="41")}).encode() + b"\n"
+            cache.stop()
+
+        def release_conn(self):
+            pass
+
+    listed, watched = [], []
+    cache = WatchCache("nodes", list_fn=lambda **kw: listed.append(kw) or Listed(), on_change=lambda: None,
+                       watch_fn=lambda **kw: watched.append(kw) or Watched(), transform=node_info)
+    cache._thread.start()
+    cache._thread.join(5)
+    cache.stop()
+    assert len(listed) == 1 and "watch" not in listed[0]
+    assert len(watched) == 1 and watched[0]["watch"] is True and watched[0]["resource_version"] == "40"
+    assert sorted(n.name for n in cache.items()) == ["n1", "n2"]
+
+
+def test_the_streaming_client_has_its_own_connection_pool_and_the_same_credentials():
+    from kubernetes import client
+
+    from cniupgrade.kube.client import streaming
+    configuration = client.Configuration(host="https://example.invalid:6443")
+    api = client.ApiClient(configuration)
+    assert streaming(api) is streaming(api)  # one per client, not one per watch
+    assert streaming(api).configuration is configuration
+    assert streaming(api).rest_client.pool_manager is not api.rest_client.pool_manager

@@ -38,14 +38,17 @@ def _key(obj: dict) -> str:
 class WatchCache:
     def __init__(self, name: str, list_fn: Callable, on_change: Callable[[], None],
                  transform: Callable[[dict], Any] = lambda o: o, wakes_on: Callable[[Any], Any] = lambda i: i,
-                 index: Index | None = None, not_older_than: str | None = None, **list_kwargs):
+                 index: Index | None = None, not_older_than: str | None = None, watch_fn: Callable | None = None,
+                 **list_kwargs):
         """`wakes_on(item or None)`: the part of an item whose change calls on_change (every change is stored).
         `index`: kept up to date item by item, under the cache's lock; read with snapshot().
         `not_older_than`: a resourceVersion from a consistent read; the first list is served from the API server's
         cache once that cache has reached it, instead of each list waiting for the server's next progress request
-        to etcd (at most one per 100 ms per resource)."""
+        to etcd (at most one per 100 ms per resource).
+        `watch_fn`: the same call on the client.streaming() client (default: list_fn); lists use the request pool's
+        warm connections, watches a pool of their own."""
         self.name = name
-        self._list_fn, self._kwargs = list_fn, list_kwargs
+        self._list_fn, self._watch_fn, self._kwargs = list_fn, watch_fn or list_fn, list_kwargs
         self._not_older_than = not_older_than
         self.resource_version: str | None = None  # the newest version seen (list, event or bookmark)
         self._on_change, self._transform, self._wakes_on = on_change, transform, wakes_on
@@ -141,7 +144,7 @@ class WatchCache:
     def _watch(self, version: str) -> None:
         while not self._stopped.is_set():
             started = time.monotonic()
-            self._response = self._list_fn(**self._kwargs, watch=True, resource_version=version,
+            self._response = self._watch_fn(**self._kwargs, watch=True, resource_version=version,
                                            allow_watch_bookmarks=True, timeout_seconds=WATCH_TIMEOUT_SECONDS,
                                            _preload_content=False)
             try:
