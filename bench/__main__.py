@@ -30,6 +30,7 @@ from bench import audit, crowd
 from bench.peak import REPO, peak_rss_mib
 from bench.preflight import preflight_bench
 from bench.rollout import Rollouts, Run
+from bench.stats import ratio_interval
 
 OPERATOR_NAMESPACE, OPERATOR_SA = "cniupgrade-system", "cniupgrade"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
@@ -119,6 +120,8 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
     return {"nodes": nodes, "maxUnavailable": max_unavailable, "readyDelayMs": ready_ms, "trials": trials,
             "native": [round(r.seconds, 2) for r in native], "operator": [round(r.seconds, 2) for r in ours],
             "nativeMedian": median_native, "operatorMedian": median_ours, "ratio": median_ours / median_native,
+            "ratioInterval": ratio_interval([r.seconds for r in ours], [r.seconds for r in native]),
+            "floorRatioInterval": ratio_interval([r.seconds for r in floor], [r.seconds for r in native]),
             "floor": [round(r.seconds, 2) for r in floor], "floorMedian": median_floor,
             "floorRatio": median_floor / median_native, "operatorOverFloor": median_ours / median_floor,
             "cycleFloor": statistics.median(r.cycle for r in floor),
@@ -144,9 +147,12 @@ def print_rollout(r: dict) -> None:
     print(f"nodes={r['nodes']} maxUnavailable={r['maxUnavailable']} ready={r['readyDelayMs']}ms trials={r['trials']}")
     print(f"  native RollingUpdate  median {r['nativeMedian']:.2f}s  {r['native']}")
     print(f"  operator (no canary)  median {r['operatorMedian']:.2f}s  {r['operator']}")
-    print(f"  ratio operator/native {r['ratio']:.3f}   ideal (batches x ready delay) {r['ideal']:.2f}s")
+    low, high = r["ratioInterval"]
+    print(f"  ratio operator/native {r['ratio']:.3f} (95% bootstrap interval {low:.3f}-{high:.3f})   "
+          f"ideal (batches x ready delay) {r['ideal']:.2f}s")
     print(f"  floor: minimal OnDelete deleter (no checks, no status) median {r['floorMedian']:.2f}s  {r['floor']}; "
-          f"floor/native {r['floorRatio']:.3f}, operator/floor {r['operatorOverFloor']:.3f}; "
+          f"floor/native {r['floorRatio']:.3f} ({r['floorRatioInterval'][0]:.3f}-{r['floorRatioInterval'][1]:.3f}), "
+          f"operator/floor {r['operatorOverFloor']:.3f}; "
           f"its per-node cycle {r['cycleFloor'] * 1000:.0f} ms; its CPU {r['cpuFloor']}")
     print(f"  operator with a 1-node canary {r['operatorWithCanary']:.2f}s")
     print(f"  median phases (start -> first deletion -> last new pod Ready -> done): native "
