@@ -13,6 +13,7 @@ def node_states(status: dict) -> dict[str, str]:
     """Every planned node's state, pending unless the status names it."""
     states = {n: "Pending" for batch in (status.get("plan") or {}).get("batches", []) for n in batch}
     states.update({r["name"]: r["state"] for r in status.get("nodes", [])})
+    states.update({entry.split(" ", 1)[0]: "Upgraded" for entry in status.get("upgradedNodes", [])})
     return states
 
 

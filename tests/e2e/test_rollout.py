@@ -27,6 +27,9 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
     assert status["counts"] == {"total": NODES, "upgraded": NODES, "failed": 0, "pending": 0}
     batches = status["plan"]["batches"]
     assert batches[0] == ["node-0000"] and all(len(b) <= 4 for b in batches)
+    # upgraded nodes are stored one string each ('<name> <startedAt> <finishedAt>'), in plan order
+    assert status["nodes"] == [] and [e.split(" ")[0] for e in status["upgradedNodes"]] == sum(batches, [])
+    assert all(len(e.split(" ")) == 3 and e.endswith("Z") for e in status["upgradedNodes"])
 
     # every node's pod replaced exactly once, never more than maxUnavailable nodes down at once
     uids = recorder.uids_per_node()

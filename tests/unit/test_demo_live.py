@@ -8,8 +8,8 @@ from demo.live import follow, node_states, render
 STATUS = {
     "phase": "Rolling", "progress": "2/5", "currentBatch": 1,
     "plan": {"batches": [["a"], ["b", "c"], ["d", "e"]], "canaryBatches": 1},
-    "nodes": [{"name": "a", "state": "Upgraded"}, {"name": "b", "state": "Upgraded"},
-              {"name": "c", "state": "Upgrading"}],
+    "nodes": [{"name": "c", "state": "Upgrading"}],
+    "upgradedNodes": ["a 2026-12-01T12:00:00Z 2026-12-01T12:00:02Z", "b 2026-12-01T12:00:01Z 2026-12-01T12:00:04Z"],
     "conditions": [{"type": "Ready", "status": "False", "message": "batch 2/3"}],
 }
 

@@ -274,7 +274,8 @@ class _Reconcile(Preparation, Rollback):
             self.wake_in(probe_spec.timeout_seconds - age)
 
     def pass_node(self, name: str, started: dt.datetime) -> None:
-        took = (self.obs.now - started).total_seconds()
+        # from the recorded times, as reading a compact status entry back derives it (models.NodeResult.from_compact)
+        took = (parse_time(self.now) - started).total_seconds()
         self.node_update(name, NodeState.upgraded, f"upgraded in {took:.0f}s", finished_at=self.now)
 
 
