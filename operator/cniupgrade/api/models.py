@@ -361,8 +361,8 @@ class UpgradePlanStatus(ApiModel):
         "Nodes in flight, failed or rolled back (pending ones are not listed, upgraded ones are in upgradedNodes)."))
     upgraded_nodes: list[str] = Field(default_factory=list, description=(
         "Upgraded nodes, one string each: '<name> <startedAt> <finishedAt>'. One value per node, not five: the API "
-        "server's cost of every status write grows with the values the object holds (~60 ms more at 1000 nodes "
-        "as objects). In memory they are results in nodes; this field is their form on the wire."))
+        "server's cost of every status write grows with the values the object holds (at 1000 nodes: 98 ms as "
+        "objects, 28 ms as strings). In memory they are results in nodes; this field is their form on the wire."))
     counts: Counts = Field(default_factory=Counts)
     progress: str = Field(default="", description="upgraded/total, for kubectl get.")
     current_batch: int | None = Field(default=None, description="0 is the canary, 1.. the later batches.")
