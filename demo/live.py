@@ -5,6 +5,8 @@ import sys
 import time
 from typing import Callable
 
+from cniupgrade.api.models import NodeResult
+
 SYMBOLS = {"Pending": ".", "Upgrading": "~", "Upgraded": "#", "Failed": "X", "RolledBack": "<"}
 LEGEND = "  . pending   ~ upgrading   # upgraded   X failed   < rolled back"
 
@@ -13,7 +15,7 @@ def node_states(status: dict) -> dict[str, str]:
     """Every planned node's state, pending unless the status names it."""
     states = {n: "Pending" for batch in (status.get("plan") or {}).get("batches", []) for n in batch}
     states.update({r["name"]: r["state"] for r in status.get("nodes", [])})
-    states.update({entry.split(" ", 1)[0]: "Upgraded" for entry in status.get("upgradedNodes", [])})
+    states.update({NodeResult.from_compact(entry).name: "Upgraded" for entry in status.get("upgradedNodes", [])})
     return states
 
 

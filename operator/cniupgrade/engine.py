@@ -21,7 +21,6 @@ from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube import uk8s
 from cniupgrade.kube.apply import Executor
-from cniupgrade.kube.client import streaming
 from cniupgrade.kube.migrations import MigrationError, run_migration
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
@@ -53,11 +52,9 @@ class PlanRunner:
         self.api, self.namespace, self.name, self.uid = api, namespace, name, uid
         self.wake = threading.Event()
         self.executor = Executor(api, namespace, name, uid)
-        plans, plans_watch = client.CustomObjectsApi(api), client.CustomObjectsApi(streaming(api))
-        self.plan = WatchCache(f"plan-{namespace}-{name}", plans.list_namespaced_custom_object, self.wake.set,
-                               watch_fn=plans_watch.list_namespaced_custom_object, group=models.GROUP,
-                               version=models.VERSION, namespace=namespace, plural=models.PLURAL,
-                               field_selector=f"metadata.name={name}")
+        self.plan = WatchCache(f"plan-{namespace}-{name}", client.CustomObjectsApi(api).list_namespaced_custom_object,
+                               self.wake.set, group=models.GROUP, version=models.VERSION, namespace=namespace,
+                               plural=models.PLURAL, field_selector=f"metadata.name={name}")
         self.view: PlanView | None = None
         self.backoff = 0.5
         self.stop_requested = threading.Event()

@@ -154,3 +154,18 @@ def test_the_streaming_client_has_its_own_connection_pool_and_the_same_credentia
     assert streaming(api) is streaming(api)  # one per client, not one per watch
     assert streaming(api).configuration is configuration
     assert streaming(api).rest_client.pool_manager is not api.rest_client.pool_manager
+
+
+def test_a_cache_watches_on_the_streaming_client_unless_told_otherwise():
+    from kubernetes import client
+
+    from cniupgrade.kube.client import on_streaming, streaming
+    api = client.ApiClient(client.Configuration(host="https://example.invalid:6443"))
+    watch = on_streaming(client.CoreV1Api(api).list_namespaced_pod)
+    assert watch.__self__.api_client is streaming(api) and watch.__name__ == "list_namespaced_pod"
+    cache = WatchCache("pods", client.CoreV1Api(api).list_namespaced_pod, lambda: None, namespace="ns")
+    assert cache._watch_fn.__self__.api_client is streaming(api)
+
+    def fake(**_):
+        return None
+    assert on_streaming(fake) is fake  # not a generated API call: used as it is

@@ -326,16 +326,15 @@ class NodeResult(ApiModel):
     def from_compact(cls, compact: str) -> NodeResult:
         name, started, finished = (compact.split(" ") + ["-", "-"])[:3]
         started_at, finished_at = (None if t == "-" else t for t in (started, finished))
-        message = ""
-        if started_at and finished_at:
-            took = _seconds(finished_at) - _seconds(started_at)
-            message = f"upgraded in {took:.0f}s"
+        message = upgraded_message(started_at, finished_at) if started_at and finished_at else ""
         return cls(name=name, state=NodeState.upgraded, message=message, started_at=started_at,
                    finished_at=finished_at)
 
 
-def _seconds(timestamp: str) -> float:
-    return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+def upgraded_message(started_at: str, finished_at: str) -> str:
+    """An upgraded node's message, from its recorded times: the same when decided and when read back compact."""
+    took = dt.datetime.fromisoformat(finished_at) - dt.datetime.fromisoformat(started_at)
+    return f"upgraded in {took.total_seconds():.0f}s"
 
 
 class Counts(ApiModel):

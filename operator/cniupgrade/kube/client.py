@@ -30,6 +30,16 @@ def streaming(api: client.ApiClient) -> client.ApiClient:
     return client.ApiClient(api.configuration)
 
 
+def on_streaming(call: Callable) -> Callable:
+    """The same generated API call (say CoreV1Api(api).list_namespaced_pod) on streaming(api), for its watches;
+    any other callable as it is."""
+    owner = getattr(call, "__self__", None)
+    api = getattr(owner, "api_client", None)
+    if not isinstance(api, client.ApiClient):
+        return call
+    return getattr(type(owner)(streaming(api)), call.__name__)
+
+
 def pages(list_fn: Callable, **kwargs) -> Iterator[list[dict]]:
     """The items of a list call, one page (limit/continue) at a time, as raw JSON."""
     token = None

@@ -16,7 +16,6 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
-from cniupgrade.kube.client import streaming
 from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_revision
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPodIndex
@@ -73,7 +72,6 @@ class NodeCache:
             cls._listeners.append(on_change)
             if cls._instance is None:
                 cls._instance = WatchCache("nodes", client.CoreV1Api(api).list_node, cls._notify,
-                                           watch_fn=client.CoreV1Api(streaming(api)).list_node,
                                            transform=node_info).start()
             return cls._instance
 
@@ -96,7 +94,6 @@ class PlanView:
         self.api, self.namespace, self.ds_name = api, namespace, ds_name
         self.plan_key, self.plan_uid = plan_key, plan_uid
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        self.core_watch, self.apps_watch = client.CoreV1Api(streaming(api)), client.AppsV1Api(streaming(api))
         self._on_change = on_change
         self._deleted_by_us = deleted_by_us  # UIDs of agent pods this process deleted
         self._revision_cache: tuple[tuple, str | None] | None = None
@@ -110,13 +107,11 @@ class PlanView:
         self.probes: WatchCache | None = None
         self.prepull: WatchCache | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
-                                     self._on_daemonset_change, watch_fn=self.apps_watch.list_namespaced_daemon_set,
-                                     wakes_on=daemonset_input, namespace=namespace,
+                                     self._on_daemonset_change, wakes_on=daemonset_input, namespace=namespace,
                                      field_selector=f"metadata.name={ds_name}").start()
         self.deployment_names = deployments
         self.deployments = [WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment, on_change,
-                                       watch_fn=self.apps_watch.list_namespaced_deployment, namespace=namespace,
-                                       field_selector=f"metadata.name={name}").start()
+                                       namespace=namespace, field_selector=f"metadata.name={name}").start()
                             for name in deployments]
         self.nodes = NodeCache.get(api, on_change)
         self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
@@ -146,12 +141,10 @@ class PlanView:
             since = self.daemonsets.resource_version
             if self.probes is None:
                 self.probes = WatchCache(f"probes-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
-                                         watch_fn=self.core_watch.list_namespaced_pod, transform=ProbePod.from_api,
-                                         namespace=self.namespace,
+                                         transform=ProbePod.from_api, namespace=self.namespace,
                                          label_selector=f"{PROBE_LABEL}={self.plan_uid}", not_older_than=since).start()
                 self.prepull = WatchCache(f"prepull-{self.plan_uid}", self.core.list_namespaced_pod,
-                                          self._on_change, watch_fn=self.core_watch.list_namespaced_pod,
-                                          transform=PrePullPod.from_api, namespace=self.namespace,
+                                          self._on_change, transform=PrePullPod.from_api, namespace=self.namespace,
                                           label_selector=f"{PREPULL_LABEL}={self.plan_uid}",
                                           not_older_than=since).start()
             if selector is not None and (self.pods is None or selector != self._pod_selector):
@@ -160,15 +153,13 @@ class PlanView:
                         cache.stop()
                 self._pod_selector = selector
                 self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                       self._on_change, watch_fn=self.core_watch.list_namespaced_pod,
-                                       transform=AgentPod.from_api, index=AgentPodIndex(),
+                                       self._on_change, transform=AgentPod.from_api, index=AgentPodIndex(),
                                        wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
                                        namespace=self.namespace, label_selector=selector,
                                        not_older_than=since).start()
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
                 self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
                                             self.apps.list_namespaced_controller_revision, lambda: None,
-                                            watch_fn=self.apps_watch.list_namespaced_controller_revision,
                                             transform=RevisionView.from_api, namespace=self.namespace,
                                             label_selector=selector, not_older_than=since).start()
             return self.pods

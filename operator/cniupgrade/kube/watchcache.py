@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable, Protocol
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from cniupgrade.kube.client import on_streaming
+
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
 WATCH_TIMEOUT_SECONDS = 240
@@ -45,10 +47,10 @@ class WatchCache:
         `not_older_than`: a resourceVersion from a consistent read; the first list is served from the API server's
         cache once that cache has reached it, instead of each list waiting for the server's next progress request
         to etcd (at most one per 100 ms per resource).
-        `watch_fn`: the same call on the client.streaming() client (default: list_fn); lists use the request pool's
-        warm connections, watches a pool of their own."""
+        `watch_fn`: what the watch calls; by default list_fn on client.streaming(), so lists use the request pool's
+        warm connections and watches a pool of their own."""
         self.name = name
-        self._list_fn, self._watch_fn, self._kwargs = list_fn, watch_fn or list_fn, list_kwargs
+        self._list_fn, self._watch_fn, self._kwargs = list_fn, watch_fn or on_streaming(list_fn), list_kwargs
         self._not_older_than = not_older_than
         self.resource_version: str | None = None  # the newest version seen (list, event or bookmark)
         self._on_change, self._transform, self._wakes_on = on_change, transform, wakes_on

@@ -6,10 +6,10 @@ This module holds the rollout itself (batches, gates); preparation.py what comes
 """
 from __future__ import annotations
 
-import datetime as dt
 from itertools import islice
 
-from cniupgrade.api.models import TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import (TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus,
+                                   upgraded_message)
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.layout import PlanLayout, layout_of
@@ -239,7 +239,7 @@ class _Reconcile(Preparation, Rollback):
             started = parse_time(result.started_at)
             elapsed = (self.obs.now - started).total_seconds()
             if pod is not None and pod.ready:
-                self.gate(name, started)
+                self.gate(name)
                 continue
             if elapsed > timeout:
                 why = f"waiting: {pod.waiting_reason}" if pod else "no agent pod was created"
@@ -249,11 +249,11 @@ class _Reconcile(Preparation, Rollback):
             else:
                 self.wake_in(timeout - elapsed)
 
-    def gate(self, name: str, started: dt.datetime) -> None:
+    def gate(self, name: str) -> None:
         """The agent is Ready on the new revision; with the probe enabled the CNI must also serve a pod."""
         probe_spec = self.spec.rollout.probe
         if not probe_spec.enabled:
-            self.pass_node(name, started)
+            self.pass_node(name)
             return
         probe = self.obs.probes.get(name)
         if probe is None:
@@ -262,7 +262,7 @@ class _Reconcile(Preparation, Rollback):
             return
         if probe.running and probe.has_ip:
             self.actions.append(act.DeleteProbe(probe.name))
-            self.pass_node(name, started)
+            self.pass_node(name)
             return
         age = (self.obs.now - probe.created_at).total_seconds() if probe.created_at else 0
         if probe.failed or age > probe_spec.timeout_seconds:
@@ -273,10 +273,9 @@ class _Reconcile(Preparation, Rollback):
         else:
             self.wake_in(probe_spec.timeout_seconds - age)
 
-    def pass_node(self, name: str, started: dt.datetime) -> None:
-        # from the recorded times, as reading a compact status entry back derives it (models.NodeResult.from_compact)
-        took = (parse_time(self.now) - started).total_seconds()
-        self.node_update(name, NodeState.upgraded, f"upgraded in {took:.0f}s", finished_at=self.now)
+    def pass_node(self, name: str) -> None:
+        self.node_update(name, NodeState.upgraded, upgraded_message(self.nodes[name].started_at, self.now),
+                         finished_at=self.now)
 
 
 def lost_message(lost: list[str]) -> str:
