@@ -15,7 +15,7 @@ from tests.e2e.spiderpool import seed
 EXPECTED_ORDER = ["generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
                   "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
                   "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
-                  "spiderpool.host-ports"]
+                  "spiderpool.host-ports", "spiderpool.helm-release-behind"]
 
 
 @pytest.fixture
@@ -23,6 +23,17 @@ def seeded(admin_api, namespace):
     expected = seed.seed(admin_api, namespace, E2E_NODES)
     yield expected
     seed.remove(admin_api, namespace)
+
+
+def preview(cluster, tmp_path, namespace: str, target: str) -> str:
+    """What `cniupgrade plan` prints for a Spiderpool plan to `target`."""
+    plan = tmp_path / f"plan-{target}.yaml"
+    plan.write_text(f"apiVersion: cniupgrade.io/v1alpha1\nkind: UpgradePlan\nmetadata: {{name: up, namespace: "
+                    f"{namespace}}}\nspec: {{plugin: spiderpool, targetVersion: {target}, namespace: {namespace}}}\n")
+    out = subprocess.run([sys.executable, "-m", "cniupgrade", "plan", "-f", str(plan)], capture_output=True, text=True,
+                         env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def spiderpool_plan(plans, **spec):
@@ -39,7 +50,8 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
     assert [c["id"] for c in status["checks"]] == EXPECTED_ORDER
     assert status["fromVersion"] == "0.3.5"
     failed = {i for i, c in checks.items() if c["result"] == "Failed"}
-    assert failed == set(EXPECTED_ORDER) - {"generic.downgrade", "spiderpool.skip-0.9.0"}
+    assert failed == set(EXPECTED_ORDER) - {"generic.downgrade", "spiderpool.skip-0.9.0",
+                                            "spiderpool.helm-release-behind"}
     assert checks["spiderpool.auto-pool-labels"]["objects"] == [seeded["old_pool"]]
     assert checks["spiderpool.endpoint-owner-type"]["objects"] == [seeded["endpoint_none"]]
     assert checks["spiderpool.missing-crds"]["objects"] == ["spidermultusconfigs.spiderpool.spidernet.io"]
@@ -60,19 +72,15 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
 
 
 def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, cluster, tmp_path):
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(f"apiVersion: cniupgrade.io/v1alpha1\nkind: UpgradePlan\nmetadata: {{name: up, namespace: "
-                    f"{namespace}}}\nspec: {{plugin: spiderpool, targetVersion: 0.9.5, namespace: {namespace}}}\n")
-    out = subprocess.run([sys.executable, "-m", "cniupgrade", "plan", "-f", str(plan)], capture_output=True, text=True,
-                         env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, timeout=60)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout.split("checks (in the vendor's order):", 1)[1]
+    printed = preview(cluster, tmp_path, namespace, "0.9.5")
+    text = printed.split("checks (in the vendor's order):", 1)[1]
     positions = [text.index(check_id) for check_id in EXPECTED_ORDER]
     assert positions == sorted(positions)  # in the vendor's order
-    assert "0.3.5 -> 0.9.5" in out.stdout and "would be: Preflight" in out.stdout and seeded["old_pool"] in text
+    assert "0.3.5 -> 0.9.5" in printed and "would be: Preflight" in printed and seeded["old_pool"] in text
 
 
-def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, seeded, operator, plans):
+def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, seeded, operator, plans, cluster,
+                                                       tmp_path):
     core, apps = client.CoreV1Api(admin_api), client.AppsV1Api(admin_api)
     custom = client.CustomObjectsApi(admin_api)
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "spiderpool-0-9-5-crds"},
@@ -116,6 +124,12 @@ def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, se
     assert ordered.index("MigrationApplied") < ordered.index("ControlPlaneUpdating") < ordered.index("DaemonSetPrepared")
     checks = {c["id"]: c for c in plans.status()["checks"]}
     assert checks["spiderpool.duplicate-ips"]["result"] == "Failed"  # a warning: reported, not repaired
+
+    # The next plan starts from what runs (0.9.5), not from the helm release the upgrade left on 0.3.5, and says so.
+    printed = preview(cluster, tmp_path, namespace, "1.0.0")
+    assert "spiderpool 0.9.5 -> 1.0.0" in printed
+    assert "[Failed ] Warning spiderpool.helm-release-behind: helm release spiderpool records Spiderpool 0.3.5, " \
+           "but 0.9.5 runs" in printed
 
 
 def test_with_migrations_disabled_the_findings_say_what_to_do_and_nothing_changes(

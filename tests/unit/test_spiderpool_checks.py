@@ -131,7 +131,29 @@ def test_a_0_3_5_to_0_9_5_preview_lists_every_applicable_note_in_order():
         "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
         "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
         "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
-        "spiderpool.host-ports"]
+        "spiderpool.host-ports", "spiderpool.helm-release-behind"]
     later = evaluate(checks.CHECKS, snap(target="1.2.2"), Version("0.9.5"), Version("1.2.2"))
     assert [f.check_id for f in later.findings] == ["spiderpool.skip-0.9.0", "spiderpool.renamed-values",
-                                                    "spiderpool.controller-replicas", "spiderpool.host-ports"]
+                                                    "spiderpool.controller-replicas", "spiderpool.host-ports",
+                                                    "spiderpool.helm-release-behind"]
+
+
+def test_the_running_images_name_the_installed_version_before_a_helm_release_left_behind():
+    # an earlier plan upgraded 0.3.5 -> 0.9.5 outside helm: the release still records 0.3.5
+    assert checks.installed_version("v0.9.5", release({})) == "0.9.5"
+    # images without a version (a floating or custom tag): what helm recorded
+    assert checks.installed_version("latest", release({})) == "0.3.5"
+    assert checks.installed_version(None, release({})) == "0.3.5"
+    assert checks.installed_version("latest", None) == "latest"  # unreadable: every note applies
+    assert checks.installed_version(None, None) is None
+
+
+def test_a_helm_release_behind_the_running_version_is_a_warning_naming_the_fix():
+    behind = checks.helm_release_behind(snap(release=release({}), running_version="v0.9.5", target="1.0.0"))
+    assert not behind.passed and behind.severity is checks.Severity.warning
+    assert "records Spiderpool 0.3.5, but 0.9.5 runs" in behind.message
+    assert "helm upgrade spiderpool spiderpool/spiderpool -n kube-system --version 1.0.0" in behind.remediation
+    assert behind.objects == ("helm release spiderpool",)
+    assert checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5")).passed
+    assert checks.helm_release_behind(snap(release=release({}), running_version="latest")).passed
+    assert checks.helm_release_behind(snap(running_version="v0.9.5")).passed  # not installed with helm

@@ -13,6 +13,7 @@ from cniupgrade.kube.client import paginate
 from cniupgrade.kube.spiderpool import SpiderpoolReader
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.plugins.spiderpool.checks import CHECKS as SPIDERPOOL_CHECKS
+from cniupgrade.plugins.spiderpool.checks import installed_version as spiderpool_installed_version
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
 from cniupgrade.preflight import generic_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
@@ -52,9 +53,8 @@ def plugin_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mappi
                      nodes: list[NodeInfo]) -> PreflightReport:
     if spec.plugin is Plugin.spiderpool:
         target = parse_version(spec.target_version)
-        snapshot, release = SpiderpoolReader(api).snapshot(spec, target, nodes)
-        installed = (release.app_version or release.chart_version) if release else None
-        installed = installed or profile_for(spec).installed_version(images)
+        snapshot = SpiderpoolReader(api).snapshot(spec, target, nodes, profile_for(spec).installed_version(images))
+        installed = spiderpool_installed_version(snapshot.running_version, snapshot.release)
         try:
             return PreflightReport(installed, evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target,
                                                        spec.preflight.skip))

@@ -110,8 +110,8 @@ class SpiderpoolReader:
                 return None
             raise
 
-    def snapshot(self, spec: UpgradePlanSpec, target: Version, nodes: list[NodeInfo]
-                 ) -> tuple[SpiderpoolSnapshot, helm.HelmRelease | None]:
+    def snapshot(self, spec: UpgradePlanSpec, target: Version, nodes: list[NodeInfo],
+                 running_version: str | None = None) -> SpiderpoolSnapshot:
         namespace = spec.namespace
         release = self.release(namespace, spec.spiderpool.release_name)
         init_pod = self._optional(self.core.read_namespaced_pod, facts.INIT_POD, namespace)
@@ -122,5 +122,5 @@ class SpiderpoolReader:
             scan=self.scan(release),
             nodes=tuple(nodes),
             controller=self._optional(self.apps.read_namespaced_deployment, facts.CONTROLLER_DEPLOYMENT, namespace),
-            init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map)
-        return snapshot, release
+            init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map, running_version=running_version)
+        return snapshot

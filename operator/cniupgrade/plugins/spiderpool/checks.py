@@ -12,7 +12,7 @@ from packaging.version import Version
 from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
-from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity
+from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity, parse_version
 from cniupgrade.rollout.planner import NodeInfo
 
 
@@ -27,9 +27,25 @@ class SpiderpoolSnapshot:
     controller: Mapping | None = None  # the spiderpool-controller Deployment
     init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
     crd_source: str | None = None  # spec.spiderpool.crdSourceConfigMap: the operator can apply CRDs from it
+    running_version: str | None = None  # the tag of Spiderpool's own images in the agent DaemonSet
 
     def value(self, key: str, default: Any = None) -> Any:
         return self.release.value(key, default) if self.release else default
+
+
+def recorded_version(release: HelmRelease | None) -> str | None:
+    """The Spiderpool version helm last installed (its chart's version is the same)."""
+    if release is None:
+        return None
+    return release.app_version or release.chart_version or None
+
+
+def installed_version(running: str | None, release: HelmRelease | None) -> str | None:
+    """What runs, when the images say it; else what helm recorded. An upgrade done outside helm (an earlier
+    UpgradePlan) leaves the release on the old chart, so the release alone would name a version long gone."""
+    if parse_version(running):
+        return running.lstrip("vV")
+    return recorded_version(release) or running
 
 
 def host_ports(release: HelmRelease | None) -> dict[int, str]:
@@ -202,6 +218,26 @@ def host_port_conflicts(snap: SpiderpoolSnapshot) -> Finding:
                    "spiderpoolController.httpPort, ...)", tuple(clashes.names))
 
 
+def helm_release_behind(snap: SpiderpoolSnapshot) -> Finding:
+    """Images changed outside helm leave the release on the old chart; helm (or a GitOps controller) would revert."""
+    check_id = "spiderpool.helm-release-behind"
+    if snap.release is None:
+        return Finding(check_id, Severity.warning, True, "no helm release found")
+    name, recorded, running = snap.release.name, recorded_version(snap.release), snap.running_version
+    if parse_version(recorded) is None or parse_version(running) is None:
+        return Finding(check_id, Severity.warning, True,
+                       f"helm release {name} ({recorded}) or the images ({running}) give no version to compare")
+    if parse_version(recorded) == parse_version(running):
+        return Finding(check_id, Severity.warning, True, f"helm release {name} records the running version")
+    return Finding(check_id, Severity.warning, False,
+                   f"helm release {name} records Spiderpool {recorded}, but {running.lstrip('vV')} runs (upgraded "
+                   f"outside helm, e.g. by an earlier UpgradePlan): a helm upgrade with the release's chart, a helm "
+                   f"rollback, or a GitOps controller reconciling the release would put {recorded} back",
+                   f"once this plan has succeeded, bring the release to the target: helm upgrade {name} "
+                   f"spiderpool/spiderpool -n {snap.namespace} --version {snap.target} -f <your values> (Flux or "
+                   f"Argo CD: set the chart version in git)", (f"helm release {name}",))
+
+
 CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
     Check("spiderpool.skip-0.9.0", "skip 0.9.0", skip_0_9_0, order=0),
     Check("spiderpool.auto-pool-labels", "auto pool labels (< 0.3.6)", auto_pool_labels, Crossing(("<0.3.6",)), 10),
@@ -218,6 +254,7 @@ CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
     Check("spiderpool.renamed-values", "values renamed at 1.0.0", renamed_values, Crossing(("<1.0.0",)), 70),
     Check("spiderpool.controller-replicas", "controller replicas vs nodes", controller_replicas, order=80),
     Check("spiderpool.host-ports", "host-port conflicts", host_port_conflicts, order=90),
+    Check("spiderpool.helm-release-behind", "helm release vs running version", helm_release_behind, order=100),
 )
 
 
