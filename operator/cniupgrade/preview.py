@@ -81,6 +81,8 @@ def render(result: Preview, out: TextIO) -> None:
                 out.write(f"              objects: {', '.join(check.objects)}\n")
             if check.remediation:
                 out.write(f"              fix: {check.remediation}\n")
+            if check.after_upgrade:
+                out.write(f"              after the upgrade: {check.after_upgrade}\n")
     if status.target_images:
         out.write("  images:\n")
         for container, image in status.target_images.items():

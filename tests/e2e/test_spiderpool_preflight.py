@@ -77,6 +77,8 @@ def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, 
     positions = [text.index(check_id) for check_id in EXPECTED_ORDER]
     assert positions == sorted(positions)  # in the vendor's order
     assert "0.3.5 -> 0.9.5" in printed and "would be: Preflight" in printed and seeded["old_pool"] in text
+    assert "after the upgrade: helm release spiderpool still records Spiderpool 0.3.5: helm upgrade spiderpool " \
+           f"spiderpool/spiderpool -n {namespace} --version 0.9.5" in text
 
 
 def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, seeded, operator, plans, cluster,
@@ -124,6 +126,10 @@ def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, se
     assert ordered.index("MigrationApplied") < ordered.index("ControlPlaneUpdating") < ordered.index("DaemonSetPrepared")
     checks = {c["id"]: c for c in plans.status()["checks"]}
     assert checks["spiderpool.duplicate-ips"]["result"] == "Failed"  # a warning: reported, not repaired
+    # what the notes leave for after the upgrade is said when it succeeds
+    follow_ups = sorted(e.message for e in core.list_namespaced_event(namespace).items if e.reason == "FollowUp")
+    assert [m.split(":")[0] for m in follow_ups] == ["spiderpool.duplicate-ips", "spiderpool.helm-release-behind"]
+    assert "--version 0.9.5" in follow_ups[1] and "2 follow-up(s) to do" in plans.condition("Ready")["message"]
 
     # The next plan starts from what runs (0.9.5), not from the helm release the upgrade left on 0.3.5, and says so.
     printed = preview(cluster, tmp_path, namespace, "1.0.0")

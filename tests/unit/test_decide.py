@@ -280,3 +280,21 @@ def test_a_node_that_goes_not_ready_mid_batch_fails_at_once_and_nothing_else_is_
     failed = {r.name: r for r in d.status.nodes if r.state is NodeState.failed}
     assert list(failed) == ["n1"] and "NotReady" in failed["n1"].message
     assert not kinds(d, act.DeletePod)  # neither n1 nor its batch-mate n2 is touched
+
+
+def test_what_a_check_leaves_for_after_the_upgrade_is_posted_once_when_the_plan_succeeds():
+    from cniupgrade.preflight.framework import Finding, Severity, Verdict
+    verdict = Verdict([Finding("x.release", Severity.warning, True, "in line", after_upgrade="move the release"),
+                       Finding("x.crds", Severity.error, True, "fine")])
+    plan_spec = spec(rollout={"canary": {"count": 0}, "maxUnavailable": 5})
+    d = decide(plan_spec, UpgradePlanStatus(), replace(observe(), preflight=verdict), 1)
+    assert [(c.id, c.after_upgrade) for c in d.status.checks] == [("x.release", "move the release"), ("x.crds", "")]
+    assert not [e for e in d.events if e.reason == "FollowUp"]  # not before the upgrade is done
+    all_new = [pod(f"n{i}", NEW) for i in range(5)]
+    follow_ups = []
+    for second in range(3):
+        d = decide(plan_spec, d.status, observe(owner=PLAN, pods=all_new, now=T0 + dt.timedelta(seconds=second)), 1)
+        follow_ups += [e for e in d.events if e.reason == "FollowUp"]
+    assert d.status.phase is Phase.succeeded
+    assert follow_ups == [act.Event("Warning", "FollowUp", "x.release: move the release")]
+    assert "1 follow-up(s) to do" in condition(d.status, "Ready").message

@@ -85,7 +85,9 @@ def test_duplicate_ips_across_pools_endpoints_and_pods():
     f = checks.duplicate_ips(snap(ippools=(pool,), endpoints=(endpoint,), pods=pods))
     assert not f.passed and f.objects == ("app/web-0", "app/web-9")
     assert "10.6.0.10" in f.message and "does not repair" in f.message
-    assert checks.duplicate_ips(snap(ippools=(pool,), pods=pods)).passed
+    assert f.after_upgrade.startswith("restart the 2 pod(s)")
+    clean = checks.duplicate_ips(snap(ippools=(pool,), pods=pods))
+    assert clean.passed and not clean.after_upgrade
 
 
 def test_init_pod_finding_corrects_the_guide_command():
@@ -154,6 +156,12 @@ def test_a_helm_release_behind_the_running_version_is_a_warning_naming_the_fix()
     assert "records Spiderpool 0.3.5, but 0.9.5 runs" in behind.message
     assert "helm upgrade spiderpool spiderpool/spiderpool -n kube-system --version 1.0.0" in behind.remediation
     assert behind.objects == ("helm release spiderpool",)
-    assert checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5")).passed
     assert checks.helm_release_behind(snap(release=release({}), running_version="latest")).passed
     assert checks.helm_release_behind(snap(running_version="v0.9.5")).passed  # not installed with helm
+    # in line before the upgrade; the upgrade itself will leave it behind, so the plan says what to do after it
+    in_line = checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5", target="0.9.5"))
+    assert in_line.passed and "--version 0.9.5" in in_line.after_upgrade
+    assert "still records Spiderpool 0.3.5" in in_line.after_upgrade and "--version 1.0.0" in behind.after_upgrade
+    # a plan to the version helm already records leaves nothing to do
+    assert not checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5",
+                                               target="0.3.5")).after_upgrade

@@ -301,6 +301,8 @@ class CheckResult(ApiModel):
     remediation: str = ""
     objects: list[str] = Field(default_factory=list, description="Affected objects (at most 20 named).")
     migration: str = Field(default="", description="The migration that fixes it (see spec.migrations).")
+    after_upgrade: str = Field(default="", description=(
+        "What to do once the upgrade has succeeded; posted then as a FollowUp Event."))
 
 
 class ComputedPlan(ApiModel):

@@ -54,6 +54,7 @@ class Finding:
     remediation: str = ""
     objects: tuple[str, ...] = ()
     migration: str | None = None  # the migration that fixes it, when there is one
+    after_upgrade: str = ""  # what to do once the upgrade has succeeded (posted as a FollowUp Event then)
 
     @property
     def named_objects(self) -> str:

@@ -114,8 +114,13 @@ class _Reconcile(Preparation, Rollback):
         self.actions.append(act.ReleaseDaemonSet(self.status.original_update_strategy or {}))
         self.event("UpgradeSucceeded", f"all {sum(len(b) for b in plan.batches)} node(s) upgraded; "
                                        f"update strategy restored")
+        follow_ups = [c for c in self.status.checks if c.after_upgrade]
+        for check in follow_ups:
+            self.event("FollowUp", f"{check.id}: {check.after_upgrade}", warning=True)
         return self.finish(Phase.succeeded, "Succeeded",
-                           f"upgraded {sum(len(b) for b in plan.batches)} node(s) to {self.spec.target_version}")
+                           f"upgraded {sum(len(b) for b in plan.batches)} node(s) to {self.spec.target_version}"
+                           + (f"; {len(follow_ups)} follow-up(s) to do: see status.checks[].afterUpgrade"
+                              if follow_ups else ""))
 
     def advance_window(self, first: int) -> Decision | None:
         """At most maxUnavailable nodes in flight; the next node in plan order starts as soon as one passes.

@@ -184,7 +184,7 @@ def check_results(verdict: Verdict | None) -> list[CheckResult]:
     results = [CheckResult(id=f.check_id, severity=f.severity.value, result="Passed" if f.passed else "Failed",
                            message=f.message, remediation="" if f.passed else f.remediation,
                            objects=list(f.objects[:MAX_NAMED_OBJECTS]),
-                           migration="" if f.passed else (f.migration or ""))
+                           migration="" if f.passed else (f.migration or ""), after_upgrade=f.after_upgrade)
                for f in verdict.findings]
     return results + [CheckResult(id=i, severity="Info", result="Skipped", message="skipped by spec.preflight.skip")
                       for i in verdict.skipped]

@@ -155,7 +155,9 @@ def duplicate_ips(snap: SpiderpoolSnapshot) -> Finding:
                    f"{duplicates.ips} IP(s) are held by more than one pod (the <=0.9.4 GC bug): {detail}. "
                    f"The upgrade stops new conflicts but does not repair these",
                    f"restart the {duplicates.pods.count} pod(s) after the upgrade so they get new IPs: "
-                   f"kubectl -n <ns> delete pod <name>", tuple(duplicates.pods.names))
+                   f"kubectl -n <ns> delete pod <name>", tuple(duplicates.pods.names),
+                   after_upgrade=f"restart the {duplicates.pods.count} pod(s) this check names (status.checks"
+                                 f"[].objects) so they get new IPs: kubectl -n <ns> delete pod <name>")
 
 
 def init_pod(snap: SpiderpoolSnapshot) -> Finding:
@@ -219,23 +221,30 @@ def host_port_conflicts(snap: SpiderpoolSnapshot) -> Finding:
 
 
 def helm_release_behind(snap: SpiderpoolSnapshot) -> Finding:
-    """Images changed outside helm leave the release on the old chart; helm (or a GitOps controller) would revert."""
+    """The operator upgrades outside helm, which leaves the release on the old chart; helm (or a GitOps controller
+    reconciling the release) would put the old version back. Found before a plan, and said again after it."""
     check_id = "spiderpool.helm-release-behind"
     if snap.release is None:
         return Finding(check_id, Severity.warning, True, "no helm release found")
     name, recorded, running = snap.release.name, recorded_version(snap.release), snap.running_version
+    objects = (f"helm release {name}",)
+    bring_in_line = (f"helm upgrade {name} spiderpool/spiderpool -n {snap.namespace} --version {snap.target} "
+                     f"-f <your values> (Flux or Argo CD: set the chart version in git)")
+    after_upgrade = "" if parse_version(recorded) in (None, snap.target) else (
+        f"helm release {name} still records Spiderpool {recorded}: {bring_in_line}; until then a helm upgrade with "
+        f"the release's chart, a helm rollback or a GitOps reconcile puts {recorded} back")
     if parse_version(recorded) is None or parse_version(running) is None:
         return Finding(check_id, Severity.warning, True,
-                       f"helm release {name} ({recorded}) or the images ({running}) give no version to compare")
+                       f"helm release {name} ({recorded}) or the images ({running}) give no version to compare",
+                       objects=objects, after_upgrade=after_upgrade)
     if parse_version(recorded) == parse_version(running):
-        return Finding(check_id, Severity.warning, True, f"helm release {name} records the running version")
+        return Finding(check_id, Severity.warning, True, f"helm release {name} records the running version",
+                       objects=objects, after_upgrade=after_upgrade)
     return Finding(check_id, Severity.warning, False,
                    f"helm release {name} records Spiderpool {recorded}, but {running.lstrip('vV')} runs (upgraded "
                    f"outside helm, e.g. by an earlier UpgradePlan): a helm upgrade with the release's chart, a helm "
                    f"rollback, or a GitOps controller reconciling the release would put {recorded} back",
-                   f"once this plan has succeeded, bring the release to the target: helm upgrade {name} "
-                   f"spiderpool/spiderpool -n {snap.namespace} --version {snap.target} -f <your values> (Flux or "
-                   f"Argo CD: set the chart version in git)", (f"helm release {name}",))
+                   f"once this plan has succeeded: {bring_in_line}", objects, after_upgrade=after_upgrade)
 
 
 CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
