@@ -16,3 +16,19 @@ def ratio_interval(numerators: Sequence[float], denominators: Sequence[float], c
                     for _ in range(resamples))
     tail = (1 - confidence) / 2
     return ratios[int(tail * resamples)], ratios[min(resamples - 1, int((1 - tail) * resamples))]
+
+
+def pooled_ratio(sessions: Sequence[tuple[Sequence[float], Sequence[float]]], confidence: float = 0.95,
+                 resamples: int = 4000, seed: int = 7) -> tuple[float, tuple[float, float]]:
+    """Several bench sessions' (numerators, denominators), read together. The machine's speed drifts between
+    sessions (native medians of 6.2 and 6.9 s an hour apart), so each run is divided by its own session's
+    denominator median first; the point is the median of those, the interval a bootstrap within each session."""
+    def normalised(drawn: Sequence[tuple[Sequence[float], Sequence[float]]]) -> float:
+        return statistics.median(x / statistics.median(den) for num, den in drawn for x in num)
+
+    rng = random.Random(seed)
+    points = sorted(normalised([(rng.choices(num, k=len(num)), rng.choices(den, k=len(den)))
+                                for num, den in sessions]) for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    return normalised(sessions), (points[int(tail * resamples)], points[min(resamples - 1,
+                                                                             int((1 - tail) * resamples))])
