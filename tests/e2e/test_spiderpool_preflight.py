@@ -80,6 +80,13 @@ def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, 
     assert "after the upgrade: helm release spiderpool still records Spiderpool 0.3.5: helm upgrade spiderpool " \
            f"spiderpool/spiderpool -n {namespace} --version 0.9.5" in text
 
+    # A rollout that stopped half-way: the template names 0.9.5, the pods still run 0.3.5. The notes apply from 0.3.5.
+    apps = client.AppsV1Api(admin_api)
+    apps.patch_namespaced_daemon_set("spiderpool-agent", namespace, {"spec": {
+        "updateStrategy": {"type": "OnDelete", "rollingUpdate": None}, "template": {"spec": {"containers": [
+            {"name": "spiderpool-agent", "image": seed.IMAGE.format("agent").replace("v0.3.5", "v0.9.5")}]}}}})
+    assert "spiderpool 0.3.5 -> 1.0.0" in preview(cluster, tmp_path, namespace, "1.0.0")
+
 
 def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, seeded, operator, plans, cluster,
                                                        tmp_path):

@@ -142,26 +142,27 @@ def test_a_0_3_5_to_0_9_5_preview_lists_every_applicable_note_in_order():
 
 def test_the_running_images_name_the_installed_version_before_a_helm_release_left_behind():
     # an earlier plan upgraded 0.3.5 -> 0.9.5 outside helm: the release still records 0.3.5
-    assert checks.installed_version("v0.9.5", release({})) == "0.9.5"
-    # images without a version (a floating or custom tag): what helm recorded
-    assert checks.installed_version("latest", release({})) == "0.3.5"
+    assert checks.installed_version(checks.running_version(["v0.9.5", "v0.9.5"]), release({})) == "0.9.5"
+    # a rollout that stopped half-way: the template and some pods are new, the rest old; notes apply from the oldest
+    assert checks.running_version(["v0.9.5", "v0.9.5", "v0.3.5", None]) == "0.3.5"
+    # images without a version (a floating or custom tag): what helm recorded, else unknown (every note applies)
+    assert checks.running_version(["latest", None]) is None
     assert checks.installed_version(None, release({})) == "0.3.5"
-    assert checks.installed_version("latest", None) == "latest"  # unreadable: every note applies
     assert checks.installed_version(None, None) is None
 
 
 def test_a_helm_release_behind_the_running_version_is_a_warning_naming_the_fix():
-    behind = checks.helm_release_behind(snap(release=release({}), running_version="v0.9.5", target="1.0.0"))
+    behind = checks.helm_release_behind(snap(release=release({}), running_version="0.9.5", target="1.0.0"))
     assert not behind.passed and behind.severity is checks.Severity.warning
     assert "records Spiderpool 0.3.5, but 0.9.5 runs" in behind.message
     assert "helm upgrade spiderpool spiderpool/spiderpool -n kube-system --version 1.0.0" in behind.remediation
     assert behind.objects == ("helm release spiderpool",)
-    assert checks.helm_release_behind(snap(release=release({}), running_version="latest")).passed
-    assert checks.helm_release_behind(snap(running_version="v0.9.5")).passed  # not installed with helm
+    assert checks.helm_release_behind(snap(release=release({}), running_version=None)).passed
+    assert checks.helm_release_behind(snap(running_version="0.9.5")).passed  # not installed with helm
     # in line before the upgrade; the upgrade itself will leave it behind, so the plan says what to do after it
-    in_line = checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5", target="0.9.5"))
+    in_line = checks.helm_release_behind(snap(release=release({}), running_version="0.3.5", target="0.9.5"))
     assert in_line.passed and "--version 0.9.5" in in_line.after_upgrade
     assert "still records Spiderpool 0.3.5" in in_line.after_upgrade and "--version 1.0.0" in behind.after_upgrade
     # a plan to the version helm already records leaves nothing to do
-    assert not checks.helm_release_behind(snap(release=release({}), running_version="v0.3.5",
+    assert not checks.helm_release_behind(snap(release=release({}), running_version="0.3.5",
                                                target="0.3.5")).after_upgrade

@@ -12,8 +12,7 @@ from cniupgrade.api.models import Plugin, UpgradePlanSpec
 from cniupgrade.kube.client import paginate
 from cniupgrade.kube.spiderpool import SpiderpoolReader
 from cniupgrade.plugins.profiles import profile_for
-from cniupgrade.plugins.spiderpool.checks import CHECKS as SPIDERPOOL_CHECKS
-from cniupgrade.plugins.spiderpool.checks import installed_version as spiderpool_installed_version
+from cniupgrade.plugins.spiderpool import checks as spiderpool_checks
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
 from cniupgrade.preflight import generic_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
@@ -53,10 +52,12 @@ def plugin_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mappi
                      nodes: list[NodeInfo]) -> PreflightReport:
     if spec.plugin is Plugin.spiderpool:
         target = parse_version(spec.target_version)
-        snapshot = SpiderpoolReader(api).snapshot(spec, target, nodes, profile_for(spec).installed_version(images))
-        installed = spiderpool_installed_version(snapshot.running_version, snapshot.release)
+        running = spiderpool_checks.running_version([profile_for(spec).installed_version(images),
+                                                     *agent_versions(api, spec).values()])
+        snapshot = SpiderpoolReader(api).snapshot(spec, target, nodes, running)
+        installed = spiderpool_checks.installed_version(running, snapshot.release)
         try:
-            return PreflightReport(installed, evaluate(SPIDERPOOL_CHECKS, snapshot, parse_version(installed), target,
+            return PreflightReport(installed, evaluate(spiderpool_checks.CHECKS, snapshot, parse_version(installed), target,
                                                        spec.preflight.skip))
         finally:
             snapshot.scan.ips.close()
@@ -65,19 +66,23 @@ def plugin_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mappi
     return PreflightReport()
 
 
-def uk8s_preflight(api: client.ApiClient, spec: UpgradePlanSpec) -> PreflightReport:
-    """Each node's installed version is the tag of the cni-vpc pod on it (nothing in the API records it)."""
+def agent_versions(api: client.ApiClient, spec: UpgradePlanSpec) -> dict[str, str | None]:
+    """Each node's agent version: the tag of the plugin's own images in the agent pod running there."""
     profile = profile_for(spec)
-    ds_name = profile.daemonset_name(spec)
-    ds = json.loads(client.AppsV1Api(api).read_namespaced_daemon_set(ds_name, spec.namespace,
+    ds = json.loads(client.AppsV1Api(api).read_namespaced_daemon_set(profile.daemonset_name(spec), spec.namespace,
                                                                      _preload_content=False).data)
     selector = ",".join(f"{k}={v}" for k, v in sorted(ds["spec"]["selector"].get("matchLabels", {}).items()))
     versions: dict[str, str | None] = {}
     for pod in paginate(client.CoreV1Api(api).list_namespaced_pod, namespace=spec.namespace, label_selector=selector):
         node = (pod.get("spec") or {}).get("nodeName")
         if node:
-            own = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
-            versions[node] = profile.installed_version(own)
+            versions[node] = profile.installed_version({c["name"]: c["image"] for c in pod["spec"]["containers"]})
+    return versions
+
+
+def uk8s_preflight(api: client.ApiClient, spec: UpgradePlanSpec) -> PreflightReport:
+    """Each node's installed version is the tag of the cni-vpc pod on it (nothing in the API records it)."""
+    versions = agent_versions(api, spec)
     snapshot = uk8s_checks.Uk8sSnapshot(
         kubernetes_version=client.VersionApi(api).get_code().git_version, target=spec.target_version,
         node_versions=versions, maintained_minors=tuple(spec.uk8s.maintained_kubernetes_minors),
@@ -88,4 +93,3 @@ def uk8s_preflight(api: client.ApiClient, spec: UpgradePlanSpec) -> PreflightRep
         n: "CNI version unreadable (spec.uk8s.force upgrades it)" for n in uk8s_checks.unreadable(snapshot)}
     verdict = evaluate(uk8s_checks.CHECKS, snapshot, None, None, spec.preflight.skip)
     return PreflightReport(installed, verdict, excluded)
-

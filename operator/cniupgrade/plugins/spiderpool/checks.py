@@ -27,7 +27,7 @@ class SpiderpoolSnapshot:
     controller: Mapping | None = None  # the spiderpool-controller Deployment
     init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
     crd_source: str | None = None  # spec.spiderpool.crdSourceConfigMap: the operator can apply CRDs from it
-    running_version: str | None = None  # the tag of Spiderpool's own images in the agent DaemonSet
+    running_version: str | None = None  # the oldest version its images run (running_version())
 
     def value(self, key: str, default: Any = None) -> Any:
         return self.release.value(key, default) if self.release else default
@@ -40,12 +40,17 @@ def recorded_version(release: HelmRelease | None) -> str | None:
     return release.app_version or release.chart_version or None
 
 
+def running_version(tags: Iterable[str | None]) -> str | None:
+    """The oldest version Spiderpool's images carry, in the DaemonSet's template and in its pods: after a rollout
+    that stopped half-way most nodes still run the old one, and the notes apply from there."""
+    readable = [(parse_version(tag), tag.lstrip("vV")) for tag in tags if parse_version(tag)]
+    return min(readable)[1] if readable else None
+
+
 def installed_version(running: str | None, release: HelmRelease | None) -> str | None:
     """What runs, when the images say it; else what helm recorded. An upgrade done outside helm (an earlier
     UpgradePlan) leaves the release on the old chart, so the release alone would name a version long gone."""
-    if parse_version(running):
-        return running.lstrip("vV")
-    return recorded_version(release) or running
+    return running or recorded_version(release)
 
 
 def host_ports(release: HelmRelease | None) -> dict[int, str]:
