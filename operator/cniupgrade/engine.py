@@ -233,7 +233,7 @@ class PlanRunner:
             # events included, instead of starting from a phase change nobody was told about.
             self.status_book.record(previous)
             raise
-        metrics.observe(self.namespace, self.name, spec.plugin.value, status, decision.status)
+        metrics.observe(self.namespace, self.name, spec.plugin.value, decision.status, decision.newly_upgraded)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})

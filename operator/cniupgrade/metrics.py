@@ -5,9 +5,11 @@ a finding severity from a fixed enum. Node names are never labels.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.models import NodeResult, Phase, UpgradePlanStatus
 from cniupgrade.rollout.observation import parse_time
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -44,16 +46,15 @@ def _timestamp(text: str | None) -> float:
 _last_set: dict[tuple[str, str], tuple] = {}  # plan -> the gauge values this process last set for it
 
 
-def observe(namespace: str, name: str, plugin: str, old: UpgradePlanStatus, new: UpgradePlanStatus) -> None:
-    """Set the plan's gauges from its new status; count nodes that just passed into the histogram. Runs after
-    every pass: a 1000-node plan's pass must not walk its nodes or re-set unchanged gauges (1.5 ms each)."""
-    _set_gauges(namespace, name, new)
-    if new.nodes is old.nodes or new.counts.upgraded <= old.counts.upgraded:
-        return  # no node passed: within a plan the upgraded count only grows (a re-plan starts again from 0)
-    before = {r.name for r in old.nodes if r.state is NodeState.upgraded}
-    for result in new.nodes:
-        if result.state is NodeState.upgraded and result.name not in before and result.started_at:
+def observe(namespace: str, name: str, plugin: str, status: UpgradePlanStatus,
+            newly_upgraded: Iterable[NodeResult] = ()) -> None:
+    """Set the plan's gauges from its new status; time the nodes the pass upgraded. Runs after every pass: a
+    1000-node plan's pass must not walk its nodes (0.27 ms) or re-set unchanged gauges (1.5 ms each). The nodes
+    are timed first, so a scrape that shows the plan Succeeded also shows every node's time."""
+    for result in newly_upgraded:
+        if result.started_at:
             node_duration.labels(plugin).observe(_timestamp(result.finished_at) - _timestamp(result.started_at))
+    _set_gauges(namespace, name, status)
 
 
 def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus) -> None:

@@ -291,10 +291,12 @@ def test_what_a_check_leaves_for_after_the_upgrade_is_posted_once_when_the_plan_
     assert [(c.id, c.after_upgrade) for c in d.status.checks] == [("x.release", "move the release"), ("x.crds", "")]
     assert not [e for e in d.events if e.reason == "FollowUp"]  # not before the upgrade is done
     all_new = [pod(f"n{i}", NEW) for i in range(5)]
-    follow_ups = []
+    follow_ups, upgraded = [], []
     for second in range(3):
         d = decide(plan_spec, d.status, observe(owner=PLAN, pods=all_new, now=T0 + dt.timedelta(seconds=second)), 1)
         follow_ups += [e for e in d.events if e.reason == "FollowUp"]
+        upgraded += [r.name for r in d.newly_upgraded]
+    assert upgraded == ["n0", "n1", "n2", "n3", "n4"]  # each node once, by the decision that passed it (metrics)
     assert d.status.phase is Phase.succeeded
     assert follow_ups == [act.Event("Warning", "FollowUp", "x.release: move the release")]
     assert "1 follow-up(s) to do" in condition(d.status, "Ready").message

@@ -20,9 +20,10 @@ def status(phase, upgraded=(), pending=3) -> UpgradePlanStatus:
 
 def test_gauges_follow_the_status_and_each_node_is_timed_once():
     before = value("cniupgrade_node_upgrade_duration_seconds_count", plugin="generic") or 0
-    metrics.observe("ns", "p", "generic", UpgradePlanStatus(), status(Phase.rolling, ["n1"]))
-    metrics.observe("ns", "p", "generic", status(Phase.rolling, ["n1"]), status(Phase.rolling, ["n1", "n2"], 1))
-    metrics.observe("ns", "p", "generic", status(Phase.rolling, ["n1", "n2"], 1), status(Phase.rolling, ["n1", "n2"], 1))
+    first, second = status(Phase.rolling, ["n1"]), status(Phase.rolling, ["n1", "n2"], 1)
+    metrics.observe("ns", "p", "generic", first, first.nodes)  # the pass that upgraded n1
+    metrics.observe("ns", "p", "generic", second, second.nodes[1:])  # n2
+    metrics.observe("ns", "p", "generic", second)  # a pass that upgraded none
     assert value("cniupgrade_plan_phase", namespace="ns", plan="p", phase="Rolling") == 1
     assert value("cniupgrade_plan_phase", namespace="ns", plan="p", phase="Succeeded") == 0
     assert value("cniupgrade_nodes", namespace="ns", plan="p", state="upgraded") == 2
@@ -35,7 +36,7 @@ def test_gauges_follow_the_status_and_each_node_is_timed_once():
 
 
 def test_errors_count_and_a_deleted_plan_leaves_no_series():
-    metrics.observe("ns", "gone", "generic", UpgradePlanStatus(), status(Phase.failed))
+    metrics.observe("ns", "gone", "generic", status(Phase.failed))
     metrics.error("ns", "gone")
     assert value("cniupgrade_reconcile_errors_total", namespace="ns", plan="gone") == 1
     metrics.forget("ns", "gone")
@@ -45,12 +46,12 @@ def test_errors_count_and_a_deleted_plan_leaves_no_series():
 
 def test_gauges_are_set_again_after_a_plan_is_forgotten_and_not_rewritten_when_unchanged():
     running = status(Phase.rolling, ["n1"])
-    metrics.observe("ns", "again", "generic", UpgradePlanStatus(), running)
+    metrics.observe("ns", "again", "generic", running)
     metrics.forget("ns", "again")
-    metrics.observe("ns", "again", "generic", running, running)  # a plan of the same name, same status
+    metrics.observe("ns", "again", "generic", running)  # a plan of the same name, same status
     assert value("cniupgrade_plan_phase", namespace="ns", plan="again", phase="Rolling") == 1
     metrics.nodes.labels("ns", "again", "upgraded").set(42)  # not ours to keep in sync: proves no re-set
-    metrics.observe("ns", "again", "generic", running, running.model_copy())
+    metrics.observe("ns", "again", "generic", running.model_copy())
     assert value("cniupgrade_nodes", namespace="ns", plan="again", state="upgraded") == 42
-    metrics.observe("ns", "again", "generic", running, status(Phase.rolling, ["n1", "n2"], 1))
+    metrics.observe("ns", "again", "generic", status(Phase.rolling, ["n1", "n2"], 1))
     assert value("cniupgrade_nodes", namespace="ns", plan="again", state="upgraded") == 2

@@ -59,3 +59,16 @@ def test_a_list_not_made_by_a_decision_is_read_whole_whatever_its_order():
     assert list(results.unstarted(layout_of(plan))) == ["d"] and results.unfinished == {"b", "c"}
     listed, counts = results.listing(layout_of(plan))
     assert [r.name for r in listed] == ["a", "b", "c"] and (counts.upgraded, counts.pending) == (1, 3)
+
+
+def test_newly_upgraded_are_the_nodes_this_decision_passed_and_no_others():
+    before = [NodeResult(name="done", state=NodeState.upgraded), NodeResult(name="busy", state=NodeState.upgrading),
+              NodeResult(name="slow", state=NodeState.upgrading)]
+    results = NodeResults(before)
+    results.put(NodeResult(name="done", state=NodeState.upgraded, message="said again"))  # passed before
+    results.put(NodeResult(name="busy", state=NodeState.upgraded))
+    results.put(NodeResult(name="new", state=NodeState.upgrading))
+    results.put(NodeResult(name="new", state=NodeState.upgraded))  # started and passed in one decision
+    results.put(NodeResult(name="slow", state=NodeState.failed))
+    assert [r.name for r in results.newly_upgraded()] == ["busy", "new"]
+    assert NodeResults(before).newly_upgraded() == []

@@ -75,6 +75,12 @@ class NodeResults:
             self.unfinished.add(name)
         self.any_failed = self.any_failed or result.state is NodeState.failed
 
+    def newly_upgraded(self) -> list[NodeResult]:
+        """The nodes this decision passed (each node once per upgrade: the next decision starts from this one)."""
+        return [self._by_name[name] for name, before in self._before.items()
+                if self._by_name[name].state is NodeState.upgraded
+                and (before is None or before.state is not NodeState.upgraded)]
+
     def failed(self) -> list[str]:
         return [n for n in self.unfinished if self._by_name[n].state is NodeState.failed] if self.any_failed else []
 

@@ -24,6 +24,7 @@ class Decision:
     actions: list[act.Action] = field(default_factory=list)
     events: list[act.Event] = field(default_factory=list)
     requeue_after: float | None = None  # seconds until a time-based condition (timeout, window, delay) is due
+    newly_upgraded: list[NodeResult] = field(default_factory=list)  # the nodes this decision passed
 
 
 def iso(moment: dt.datetime) -> str:
@@ -83,7 +84,7 @@ class ReconcileBase:
         if phase is not self.initial.phase:
             self.event(f"Phase{phase.value}", message or phase.value, warning=phase in {Phase.failed,
                                                                                        Phase.rolled_back})
-        return Decision(status, self.actions, self.events, self.requeue)
+        return Decision(status, self.actions, self.events, self.requeue, self.nodes.newly_upgraded())
 
     def _results(self) -> tuple[list[NodeResult], Counts]:
         """Node results in plan order, and their counts. Most passes change no node: those keep the last ones."""
