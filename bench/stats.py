@@ -11,11 +11,9 @@ def ratio_interval(numerators: Sequence[float], denominators: Sequence[float], c
     """The interval holding `confidence` of median(numerators)/median(denominators) when each kind's runs are
     drawn again with replacement. With five runs a kind it is wide; it says when a difference is noise."""
     rng = random.Random(seed)
-    ratios = sorted(statistics.median(rng.choices(numerators, k=len(numerators)))
-                    / statistics.median(rng.choices(denominators, k=len(denominators)))
-                    for _ in range(resamples))
-    tail = (1 - confidence) / 2
-    return ratios[int(tail * resamples)], ratios[min(resamples - 1, int((1 - tail) * resamples))]
+    return _central(sorted(statistics.median(rng.choices(numerators, k=len(numerators)))
+                           / statistics.median(rng.choices(denominators, k=len(denominators)))
+                           for _ in range(resamples)), confidence)
 
 
 def pooled_ratio(sessions: Sequence[tuple[Sequence[float], Sequence[float]]], confidence: float = 0.95,
@@ -27,8 +25,12 @@ def pooled_ratio(sessions: Sequence[tuple[Sequence[float], Sequence[float]]], co
         return statistics.median(x / statistics.median(den) for num, den in drawn for x in num)
 
     rng = random.Random(seed)
-    points = sorted(normalised([(rng.choices(num, k=len(num)), rng.choices(den, k=len(den)))
-                                for num, den in sessions]) for _ in range(resamples))
+    return normalised(sessions), _central(sorted(normalised([(rng.choices(num, k=len(num)),
+                                                              rng.choices(den, k=len(den))) for num, den in sessions])
+                                                 for _ in range(resamples)), confidence)
+
+
+def _central(ordered: Sequence[float], confidence: float) -> tuple[float, float]:
+    """The range holding the middle `confidence` of sorted bootstrap values."""
     tail = (1 - confidence) / 2
-    return normalised(sessions), (points[int(tail * resamples)], points[min(resamples - 1,
-                                                                             int((1 - tail) * resamples))])
+    return ordered[int(tail * len(ordered))], ordered[min(len(ordered) - 1, int((1 - tail) * len(ordered)))]

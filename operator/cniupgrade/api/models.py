@@ -333,9 +333,13 @@ class NodeResult(ApiModel):
                    finished_at=finished_at)
 
 
+def parse_time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
 def upgraded_message(started_at: str, finished_at: str) -> str:
     """An upgraded node's message, from its recorded times: the same when decided and when read back compact."""
-    took = dt.datetime.fromisoformat(finished_at) - dt.datetime.fromisoformat(started_at)
+    took = parse_time(finished_at) - parse_time(started_at)
     return f"upgraded in {took.total_seconds():.0f}s"
 
 

@@ -8,10 +8,9 @@ import json
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from cniupgrade.api.models import NodeState, UpgradePlanStatus
+from cniupgrade.api.models import NodeState, UpgradePlanStatus, parse_time
 from cniupgrade.kube.client import paginate
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
-from cniupgrade.rollout.observation import parse_time
 
 REPORT_LIMIT = 50
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"

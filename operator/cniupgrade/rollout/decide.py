@@ -9,11 +9,11 @@ from __future__ import annotations
 from itertools import islice
 
 from cniupgrade.api.models import (TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus,
-                                   upgraded_message)
+                                   parse_time, upgraded_message)
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.layout import PlanLayout, layout_of
-from cniupgrade.rollout.observation import Observation, parse_time
+from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.preparation import Preparation
 from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, iso, spec_digest  # noqa: F401
 from cniupgrade.rollout.rollback import Rollback
@@ -112,13 +112,12 @@ class _Reconcile(Preparation, Rollback):
             if sliding:
                 return sliding
         self.actions.append(act.ReleaseDaemonSet(self.status.original_update_strategy or {}))
-        self.event("UpgradeSucceeded", f"all {sum(len(b) for b in plan.batches)} node(s) upgraded; "
-                                       f"update strategy restored")
+        total = sum(len(b) for b in plan.batches)
+        self.event("UpgradeSucceeded", f"all {total} node(s) upgraded; update strategy restored")
         follow_ups = [c for c in self.status.checks if c.after_upgrade]
         for check in follow_ups:
             self.event("FollowUp", f"{check.id}: {check.after_upgrade}", warning=True)
-        return self.finish(Phase.succeeded, "Succeeded",
-                           f"upgraded {sum(len(b) for b in plan.batches)} node(s) to {self.spec.target_version}"
+        return self.finish(Phase.succeeded, "Succeeded", f"upgraded {total} node(s) to {self.spec.target_version}"
                            + (f"; {len(follow_ups)} follow-up(s) to do: see status.checks[].afterUpgrade"
                               if follow_ups else ""))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
+from cniupgrade.api.models import parse_time
 from cniupgrade.preflight.framework import Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.rollout.planner import NodeInfo
@@ -17,10 +18,6 @@ OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who
 ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
 PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
 PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 @dataclass(frozen=True)

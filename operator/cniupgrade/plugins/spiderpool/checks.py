@@ -43,7 +43,7 @@ def recorded_version(release: HelmRelease | None) -> str | None:
 def running_version(tags: Iterable[str | None]) -> str | None:
     """The oldest version Spiderpool's images carry, in the DaemonSet's template and in its pods: after a rollout
     that stopped half-way most nodes still run the old one, and the notes apply from there."""
-    readable = [(parse_version(tag), tag.lstrip("vV")) for tag in tags if parse_version(tag)]
+    readable = [(version, tag.lstrip("vV")) for tag in tags if (version := parse_version(tag))]
     return min(readable)[1] if readable else None
 
 
@@ -232,21 +232,22 @@ def helm_release_behind(snap: SpiderpoolSnapshot) -> Finding:
     if snap.release is None:
         return Finding(check_id, Severity.warning, True, "no helm release found")
     name, recorded, running = snap.release.name, recorded_version(snap.release), snap.running_version
+    recorded_at, running_at = parse_version(recorded), parse_version(running)
     objects = (f"helm release {name}",)
     bring_in_line = (f"helm upgrade {name} spiderpool/spiderpool -n {snap.namespace} --version {snap.target} "
                      f"-f <your values> (Flux or Argo CD: set the chart version in git)")
-    after_upgrade = "" if parse_version(recorded) in (None, snap.target) else (
+    after_upgrade = "" if recorded_at in (None, snap.target) else (
         f"helm release {name} still records Spiderpool {recorded}: {bring_in_line}; until then a helm upgrade with "
         f"the release's chart, a helm rollback or a GitOps reconcile puts {recorded} back")
-    if parse_version(recorded) is None or parse_version(running) is None:
+    if recorded_at is None or running_at is None:
         return Finding(check_id, Severity.warning, True,
                        f"helm release {name} ({recorded}) or the images ({running}) give no version to compare",
                        objects=objects, after_upgrade=after_upgrade)
-    if parse_version(recorded) == parse_version(running):
+    if recorded_at == running_at:
         return Finding(check_id, Severity.warning, True, f"helm release {name} records the running version",
                        objects=objects, after_upgrade=after_upgrade)
     return Finding(check_id, Severity.warning, False,
-                   f"helm release {name} records Spiderpool {recorded}, but {running.lstrip('vV')} runs (upgraded "
+                   f"helm release {name} records Spiderpool {recorded}, but {running} runs (upgraded "
                    f"outside helm, e.g. by an earlier UpgradePlan): a helm upgrade with the release's chart, a helm "
                    f"rollback, or a GitOps controller reconciling the release would put {recorded} back",
                    f"once this plan has succeeded: {bring_in_line}", objects, after_upgrade=after_upgrade)
