@@ -27,7 +27,7 @@ from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
-from cniupgrade.rollout.decide import Decision, decide, iso, spec_digest
+from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, retry_requested, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
 from cniupgrade.status_book import StatusBook
 
@@ -124,13 +124,14 @@ class PlanRunner:
         if body is None or body["metadata"].get("deletionTimestamp"):
             return IDLE_RECHECK_SECONDS
         generation = body["metadata"].get("generation", 0)
+        retry = (body["metadata"].get("annotations") or {}).get(models.RETRY_ANNOTATION)
         status = self.status_book.base(body, parse_status)
         try:
             spec = self._spec(body)
             ds_name = daemonset_name(spec)
         except (ValidationError, ValueError) as exc:
             return self._invalid(status, generation, str(exc))
-        if self._finished(spec, status):
+        if self._finished(spec, status, retry):
             # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
             # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
             self._drop_view()
@@ -139,10 +140,9 @@ class PlanRunner:
         else:
             self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
             observation = self.view.observe()
-        if status.started_at is None and (status.phase not in models.TERMINAL_PHASES
-                                          or status.spec_hash != spec_digest(spec)):
+        if needs_preflight(spec, status, retry):
             observation = self._preflight(spec, observation)
-        decision = decide(spec, status, observation, generation)
+        decision = decide(spec, status, observation, generation, retry)
         if self._wants_old_pods_report(spec, decision.status):
             decision.status = uk8s.report(self.api, decision.status, spec.uk8s.restart_old_pods)
             decision.events.append(act.Event("Normal", "OldPodsFound", (
@@ -160,9 +160,9 @@ class PlanRunner:
             self._spec_cache = (key, models.UpgradePlanSpec.model_validate(body.get("spec") or {}))
         return self._spec_cache[1]
 
-    def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus) -> bool:
+    def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus, retry: str | None) -> bool:
         return (status.phase in models.TERMINAL_PHASES and status.spec_hash == spec_digest(spec)
-                and not self._wants_old_pods_report(spec, status))
+                and not retry_requested(status, retry) and not self._wants_old_pods_report(spec, status))
 
     def _drop_view(self) -> None:
         if self.view:

@@ -7,7 +7,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, create_agent
+from tests.e2e.kit import AGENT_SELECTOR, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -92,6 +92,38 @@ def test_a_node_going_not_ready_fails_its_batch_without_touching_the_rest(admin_
         set_ready(core, victim, True)
         wait_for(lambda: any(c.type == "Ready" and c.status == "True"
                              for c in core.read_node_status(victim).status.conditions), 30, f"{victim} Ready again")
+
+
+def test_a_failed_plan_is_retried_by_annotation_once_the_node_is_back(admin_api, namespace, operator, plans,
+                                                                       kubectl):
+    """No spec edit (nothing to change in git): `kubectl annotate` resumes the held DaemonSet where it stopped."""
+    core = client.CoreV1Api(admin_api)
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="1s")
+    victim = "node-0005"
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        try:
+            plans.create(rollout={"maxUnavailable": 2})
+            wait_for(lambda: plans.status().get("startedAt"), 30, "the rollout to start")
+            set_ready(core, victim, False)
+            failed = plans.wait_phase("Failed", timeout=60)
+        finally:
+            set_ready(core, victim, True)
+        wait_for(lambda: any(c.type == "Ready" and c.status == "True"
+                             for c in core.read_node_status(victim).status.conditions), 30, f"{victim} Ready again")
+        upgraded_before = failed["counts"]["upgraded"]
+        kubectl("annotate", "upgradeplan", "upgrade", "-n", namespace, "cniupgrade.io/retry=first", "--overwrite")
+        status = plans.wait_phase("Succeeded", timeout=120)
+        time.sleep(1)
+    assert upgraded_before >= 1 and status["lastHandledRetry"] == "first"
+    assert set(failed["upgradedNodes"]) <= set(status["upgradedNodes"])  # their results and times kept
+    assert status["counts"]["upgraded"] == E2E_NODES
+    # every node replaced exactly once: none of those upgraded before the failure was touched again
+    assert all(len(uids) == 2 for uids in recorder.uids_per_node().values()), recorder.uids_per_node()
+    assert len(recorder.uids_per_node()) == E2E_NODES
+    assert recorder.max_unavailable() <= 2, recorder.peak_story()
+    assert client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace) \
+        .spec.update_strategy.type == "RollingUpdate"
+    assert plan_events(admin_api, namespace, "RetryRequested")
 
 
 def test_a_plan_for_a_daemonset_that_does_not_exist_ends_in_a_clear_terminal_condition(namespace, operator, plans):

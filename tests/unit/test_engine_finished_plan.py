@@ -53,11 +53,13 @@ def runner_for(body: dict, view: FakeView) -> PlanRunner:
     return runner
 
 
-def body(plan_spec, phase: str, spec_hash: str, generation: int = 3) -> dict:
+def body(plan_spec, phase: str, spec_hash: str, generation: int = 3, retry: str | None = None,
+         handled_retry: str | None = None) -> dict:
     return {"metadata": {"name": "upgrade", "namespace": "ops", "uid": "plan-uid", "generation": generation,
-                         "resourceVersion": "7"},
+                         "resourceVersion": "7", "annotations": {models.RETRY_ANNOTATION: retry} if retry else {}},
             "spec": plan_spec.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "status": {"phase": phase, "specHash": spec_hash, "observedGeneration": generation}}
+            "status": {"phase": phase, "specHash": spec_hash, "observedGeneration": generation,
+                       "lastHandledRetry": handled_retry}}
 
 
 def test_a_succeeded_plan_drops_its_watches_and_decides_without_them():
@@ -81,6 +83,23 @@ def test_a_finished_plan_whose_spec_changed_plans_again_with_watches():
         assert "must not observe" in str(exc)  # it went on to observe the cluster: it is planning again
     else:
         raise AssertionError("a changed spec must be planned from the cluster")
+    assert not view.stopped
+
+
+def test_a_failed_plan_with_a_new_retry_value_plans_again_with_watches_and_only_once():
+    plan_spec = spec()
+    handled = FakeView()
+    runner = runner_for(body(plan_spec, "Failed", spec_digest(plan_spec), retry="1", handled_retry="1"), handled)
+    runner.reconcile_once()
+    assert handled.stopped and runner.view is None  # acted on already: stays finished
+    view = FakeView()
+    runner = runner_for(body(plan_spec, "Failed", spec_digest(plan_spec), retry="2", handled_retry="1"), view)
+    try:
+        runner.reconcile_once()
+    except AssertionError as exc:
+        assert "must not observe" in str(exc)
+    else:
+        raise AssertionError("a new retry value must be planned from the cluster")
     assert not view.stopped
 
 

@@ -19,6 +19,8 @@ KIND = "UpgradePlan"
 PLURAL = "upgradeplans"
 SINGULAR = "upgradeplan"
 SHORT_NAMES = ["up", "upgplan"]
+# Set to a new value (say a timestamp) to retry a Failed or RolledBack plan without editing its spec.
+RETRY_ANNOTATION = f"{GROUP}/retry"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -382,6 +384,9 @@ class UpgradePlanStatus(ApiModel):
     restarted_workloads: list[str] = Field(default_factory=list, description="Workloads restarted for them.")
     spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
                                   "a changed spec on a finished or waiting plan plans again.")
+    last_handled_retry: str | None = Field(default=None, description=(
+        "The value of the cniupgrade.io/retry annotation last acted on: a Failed or RolledBack plan whose "
+        "annotation differs plans again from the cluster as it is."))
 
     @model_validator(mode="before")
     @classmethod

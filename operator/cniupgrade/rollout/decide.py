@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from itertools import islice
 
-from cniupgrade.api.models import (TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec, UpgradePlanStatus,
-                                   parse_time, upgraded_message)
+from cniupgrade.api.models import (RETRY_ANNOTATION, TERMINAL_PHASES, NodeState, Phase, RolloutMode, UpgradePlanSpec,
+                                   UpgradePlanStatus, parse_time, upgraded_message)
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.layout import PlanLayout, layout_of
@@ -19,12 +19,37 @@ from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, iso, sp
 from cniupgrade.rollout.rollback import Rollback
 
 ROLLING_PHASES = frozenset({Phase.canary, Phase.rolling, Phase.paused, Phase.rolling_back})
+RETRYABLE_PHASES = frozenset({Phase.failed, Phase.rolled_back})
+
+
+def retry_requested(status: UpgradePlanStatus, retry: str | None) -> bool:
+    """A Failed or RolledBack plan whose retry annotation holds a value not acted on yet."""
+    return bool(retry) and retry != status.last_handled_retry and status.phase in RETRYABLE_PHASES
+
+
+def needs_preflight(spec: UpgradePlanSpec, status: UpgradePlanStatus, retry: str | None) -> bool:
+    """Whether this pass may plan (again), so the plugin's checks must be read: a plan not started yet, or a
+    finished one whose spec changed or that is retried (a RolledBack plan has released its DaemonSet)."""
+    if status.phase in TERMINAL_PHASES:
+        return status.spec_hash != spec_digest(spec) or retry_requested(status, retry)
+    return status.started_at is None
 
 
 class _Reconcile(Preparation, Rollback):
+    def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int,
+                 retry: str | None):
+        super().__init__(spec, status, obs, generation)
+        self.retry = retry
+
     def run(self) -> Decision:
         digest = spec_digest(self.spec)
         phase = self.status.phase
+        if retry_requested(self.status, self.retry):
+            # The same path as a changed spec: plan again from the cluster as it is. A plan that still holds its
+            # DaemonSet resumes; nodes already on the new revision pass again without being touched.
+            self.event("RetryRequested", f"{RETRY_ANNOTATION}={self.retry}: planning again from the cluster")
+            self.status = self.status.model_copy(update={"last_handled_retry": self.retry, "completed_at": None})
+            return self.preflight(digest)
         if self.status.started_at and phase not in TERMINAL_PHASES:
             return self.rolling()
         if phase in TERMINAL_PHASES and self.status.spec_hash == digest:
@@ -287,5 +312,7 @@ def lost_message(lost: list[str]) -> str:
     return f"{len(lost)} upgraded node(s) without a Ready agent take slots of maxUnavailable: {shown}"
 
 
-def decide(spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int) -> Decision:
-    return _Reconcile(spec, status, obs, generation).run()
+def decide(spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int,
+           retry: str | None = None) -> Decision:
+    """`retry`: the plan's cniupgrade.io/retry annotation."""
+    return _Reconcile(spec, status, obs, generation, retry).run()

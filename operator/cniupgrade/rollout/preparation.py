@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.api.models import CheckResult, ComputedPlan, Phase, UpgradePlanStatus
+from cniupgrade.api.models import CheckResult, ComputedPlan, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
+from cniupgrade.rollout.layout import layout_of
 from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import images_digest
 from cniupgrade.rollout.planner import compute_plan
@@ -60,6 +61,7 @@ class Preparation(ReconcileBase):
             from_version=self.obs.installed_version or profile.installed_version(previous),
             target_images=target, previous_images=previous, checks=checks,
             original_update_strategy=original, plan=plan, spec_hash=digest,
+            last_handled_retry=self.status.last_handled_retry,
             started_at=(self.status.started_at or self.now) if ours else None)
         for check in checks:  # each finding once, when it first fails
             if check.result == "Failed" and check.id not in previously_failed:
@@ -73,7 +75,7 @@ class Preparation(ReconcileBase):
             self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
             return self.finish(Phase.preflight, "PreflightBlocked",
                                f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
-        self.nodes = NodeResults()
+        self.nodes = NodeResults(self._passed_nodes(plan, target) if ours else ())
         if replanned:
             self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
                                        f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")
@@ -83,6 +85,14 @@ class Preparation(ReconcileBase):
             return self.finish(Phase.awaiting_approval, "AwaitingApproval",
                                "review status.plan and status.checks, and set spec.approved: true to start")
         return self.migrate_then_start()
+
+    def _passed_nodes(self, plan: ComputedPlan, target: dict[str, str]) -> list[NodeResult]:
+        """Resuming a DaemonSet this plan holds, for the same images (a retry, a longer timeout): the nodes that
+        passed their gate keep their results and times instead of passing again."""
+        if self.initial.target_images != target:
+            return []
+        planned = layout_of(plan).position
+        return [r for r in self.initial.nodes if r.state is NodeState.upgraded and r.name in planned]
 
     def _blocking_checks(self) -> list[str]:
         """Failed checks that stop the plan; a fix the operator cannot carry out yet blocks too."""
