@@ -58,6 +58,21 @@ def test_a_downgrade_is_refused_unless_asked_for(admin_api, namespace, operator,
     plans.wait_phase("Succeeded", timeout=120)
 
 
+def test_a_finished_plan_given_a_new_target_is_checked_before_anything_changes(admin_api, namespace, operator, plans):
+    """Its first pass after the change used to skip the checks: this downgrade rolled out to Succeeded."""
+    create_agent(admin_api, namespace, E2E_NODES)
+    plans.create(prePull={"enabled": False}, rollout={"maxUnavailable": 8})
+    plans.wait_phase("Succeeded", timeout=120)
+    plans.patch_spec(targetVersion="v0.9.0")  # a downgrade: refused by generic.downgrade
+    plans.wait_phase("Preflight", timeout=60)
+    time.sleep(2)
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("cni-agent", namespace)
+    assert ds.spec.template.spec.containers[0].image == "example.com/cni/agent:v2.0.0"
+    assert ds.spec.update_strategy.type == "RollingUpdate" and "cniupgrade.io/owner" not in (
+        ds.metadata.annotations or {})
+    assert "generic.downgrade" in plans.condition("Ready")["message"]
+
+
 def set_ready(core: client.CoreV1Api, node: str, ready: bool) -> None:
     """kwok re-asserts Ready on the nodes it manages, so a NotReady node is first taken out of its hands."""
     if ready:
