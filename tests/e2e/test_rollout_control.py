@@ -69,6 +69,16 @@ def test_approval_shows_the_plan_first_and_changes_nothing_until_approved(admin_
     plans.patch_spec(approved=True)
     done = plans.wait_phase("Succeeded", timeout=120)
     assert done["plan"] == status["plan"]  # what was approved is what ran
+    # A new target with approved: true left in place (as in git) waits for a fresh approval.
+    plans.patch_spec(targetVersion="v3.0.0")
+    wait_for(lambda: plans.condition("Ready")["reason"] == "ApprovalOutdated", 60, "the outdated approval refused")
+    time.sleep(2)
+    assert agent_images(admin_api, namespace).endswith(":v2.0.0")
+    plans.patch_spec(approved=False)
+    wait_for(lambda: plans.condition("Ready")["reason"] == "AwaitingApproval", 30, "waiting for a new approval")
+    plans.patch_spec(approved=True)
+    plans.wait_phase("Succeeded", timeout=120)
+    assert agent_images(admin_api, namespace).endswith(":v3.0.0")
 
 
 def test_closed_window_holds_and_an_open_one_lets_it_run(admin_api, namespace, operator, plans):

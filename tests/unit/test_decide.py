@@ -113,6 +113,20 @@ def test_approval_publishes_the_plan_and_changes_nothing_until_approved():
     assert kinds(approved, act.TakeOwnership) and approved.status.plan == d.status.plan
 
 
+def test_an_approval_left_in_place_does_not_approve_a_changed_spec():
+    d = decide(spec(requireApproval=True, approved=True), UpgradePlanStatus(), observe(), 1)  # approved up front
+    assert kinds(d, act.TakeOwnership)
+    done = d.status.model_copy(update={"phase": Phase.succeeded})
+    newer = spec(requireApproval=True, approved=True, targetVersion="v3")  # a new target, approved: true left
+    d = decide(newer, done, observe(), 2)
+    assert d.status.phase is Phase.awaiting_approval and not d.actions
+    assert condition(d.status, "Ready").reason == "ApprovalOutdated"
+    d = decide(spec(requireApproval=True, targetVersion="v3"), d.status, observe(), 3)
+    assert d.status.phase is Phase.awaiting_approval and condition(d.status, "Ready").reason == "AwaitingApproval"
+    d = decide(newer, d.status, observe(), 4)
+    assert [a.target_images for a in kinds(d, act.TakeOwnership)] == [{"agent": "r/agent:v3"}]
+
+
 def test_second_plan_waits_for_the_owner():
     d = decide(spec(), UpgradePlanStatus(), observe(owner="ops/other", other_owner_alive=True), 1)
     assert d.status.phase is Phase.waiting and not d.actions

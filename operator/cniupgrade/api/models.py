@@ -384,6 +384,9 @@ class UpgradePlanStatus(ApiModel):
     restarted_workloads: list[str] = Field(default_factory=list, description="Workloads restarted for them.")
     spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
                                   "a changed spec on a finished or waiting plan plans again.")
+    approved_spec_hash: str | None = Field(default=None, description=(
+        "With requireApproval: the specHash spec.approved was given for. A spec changed after its approval (a new "
+        "targetVersion with approved: true left in git) waits for approved to be set false, then true again."))
     last_handled_retry: str | None = Field(default=None, description=(
         "The value of the cniupgrade.io/retry annotation last acted on: a Failed or RolledBack plan whose "
         "annotation differs plans again from the cluster as it is."))

@@ -61,7 +61,7 @@ class Preparation(ReconcileBase):
             from_version=self.obs.installed_version or profile.installed_version(previous),
             target_images=target, previous_images=previous, checks=checks,
             original_update_strategy=original, plan=plan, spec_hash=digest,
-            last_handled_retry=self.status.last_handled_retry,
+            last_handled_retry=self.status.last_handled_retry, approved_spec_hash=self.status.approved_spec_hash,
             started_at=(self.status.started_at or self.now) if ours else None)
         for check in checks:  # each finding once, when it first fails
             if check.result == "Failed" and check.id not in previously_failed:
@@ -81,10 +81,29 @@ class Preparation(ReconcileBase):
                                        f"{plan.max_unavailable}; canary: {', '.join(plan.batches[0]) if plan.canary_batches else 'none'}")
         if replanned and target == previous and not ours:
             self.event("AlreadyAtTarget", f"DaemonSet {ds.namespace}/{ds.name} already runs the target images")
-        if self.spec.require_approval and not self.spec.approved:
-            return self.finish(Phase.awaiting_approval, "AwaitingApproval",
-                               "review status.plan and status.checks, and set spec.approved: true to start")
+        if self.approval_pending(digest):
+            return self.wait_for_approval(digest)
         return self.migrate_then_start()
+
+    def approval_pending(self, digest: str) -> bool:
+        """requireApproval: spec.approved counts for the spec it was given for (recorded in status)."""
+        if not self.spec.require_approval:
+            return False
+        if not self.spec.approved:
+            self.status = self.status.model_copy(update={"approved_spec_hash": None})  # the next true approves
+            return True
+        if self.status.approved_spec_hash not in (None, digest):
+            return True
+        self.status = self.status.model_copy(update={"approved_spec_hash": digest})
+        return False
+
+    def wait_for_approval(self, digest: str) -> Decision:
+        if self.spec.approved:  # left true from an earlier spec
+            return self.finish(Phase.awaiting_approval, "ApprovalOutdated",
+                               "the spec changed after it was approved: set spec.approved: false, review status.plan "
+                               "and status.checks, then set it true to start")
+        return self.finish(Phase.awaiting_approval, "AwaitingApproval",
+                           "review status.plan and status.checks, and set spec.approved: true to start")
 
     def _passed_nodes(self, plan: ComputedPlan, target: dict[str, str]) -> list[NodeResult]:
         """Resuming a DaemonSet this plan holds, for the same images (a retry, a longer timeout): the nodes that
@@ -116,11 +135,11 @@ class Preparation(ReconcileBase):
         return self.start_rollout()
 
     def awaiting_approval(self) -> Decision:
-        if self.spec.approved:
+        digest = self.status.spec_hash or ""
+        if not self.approval_pending(digest):
             self.event("Approved", "plan approved; starting the rollout")
             return self.migrate_then_start()
-        return self.finish(Phase.awaiting_approval, "AwaitingApproval",
-                           "review status.plan and status.checks, and set spec.approved: true to start")
+        return self.wait_for_approval(digest)
 
     def start_rollout(self) -> Decision:
         first = Phase.canary if self.status.plan and self.status.plan.canary_batches else Phase.rolling
