@@ -46,7 +46,7 @@ class _Reconcile(Preparation, Rollback):
         phase = self.status.phase
         if retry_requested(self.status, self.retry):
             # The same path as a changed spec: plan again from the cluster as it is. A plan that still holds its
-            # DaemonSet resumes; nodes already on the new revision pass again without being touched.
+            # DaemonSet resumes it: nodes that passed keep their results, failed ones start afresh.
             self.event("RetryRequested", f"{RETRY_ANNOTATION}={self.retry}: planning again from the cluster")
             self.status = self.status.model_copy(update={"last_handled_retry": self.retry, "completed_at": None})
             return self.preflight(digest)

@@ -82,7 +82,7 @@ class Preparation(ReconcileBase):
         if replanned and target == previous and not ours:
             self.event("AlreadyAtTarget", f"DaemonSet {ds.namespace}/{ds.name} already runs the target images")
         if self.approval_pending(digest):
-            return self.wait_for_approval(digest)
+            return self.wait_for_approval()
         return self.migrate_then_start()
 
     def approval_pending(self, digest: str) -> bool:
@@ -97,7 +97,7 @@ class Preparation(ReconcileBase):
         self.status = self.status.model_copy(update={"approved_spec_hash": digest})
         return False
 
-    def wait_for_approval(self, digest: str) -> Decision:
+    def wait_for_approval(self) -> Decision:
         if self.spec.approved:  # left true from an earlier spec
             return self.finish(Phase.awaiting_approval, "ApprovalOutdated",
                                "the spec changed after it was approved: set spec.approved: false, review status.plan "
@@ -139,7 +139,7 @@ class Preparation(ReconcileBase):
         if not self.approval_pending(digest):
             self.event("Approved", "plan approved; starting the rollout")
             return self.migrate_then_start()
-        return self.wait_for_approval(digest)
+        return self.wait_for_approval()
 
     def start_rollout(self) -> Decision:
         first = Phase.canary if self.status.plan and self.status.plan.canary_batches else Phase.rolling
