@@ -1,7 +1,7 @@
 """A node failed its gate: stop, or put the failed nodes back on the previous images."""
 from __future__ import annotations
 
-from cniupgrade.api.models import NodeState, Phase
+from cniupgrade.api.models import RETRY_ANNOTATION, NodeState, Phase
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, ReconcileBase
 
@@ -12,8 +12,9 @@ class Rollback(ReconcileBase):
         if not self.spec.rollback_on_failure:
             return self.finish(Phase.failed, "NodeHealthGateFailed",
                                f"health gate failed on {names}; stopped. The DaemonSet stays on OnDelete so no "
-                               f"other node takes the new version: fix and re-apply the plan, or delete it to "
-                               f"restore the original update strategy")
+                               f"other node takes the new version: fix the cause and retry (give the annotation "
+                               f"{RETRY_ANNOTATION} a new value), or delete the plan to restore the original update "
+                               f"strategy")
         self.status = self.status.model_copy(update={"phase": Phase.rolling_back})
         self.event("RollbackStarted", f"putting {names} back on the previous images", warning=True)
         self.actions.append(act.SetImages(self.status.previous_images))
