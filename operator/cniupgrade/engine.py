@@ -27,7 +27,7 @@ from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.rollout import actions as act
-from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, retry_requested, spec_digest
+from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
 from cniupgrade.status_book import StatusBook
 
@@ -161,8 +161,7 @@ class PlanRunner:
         return self._spec_cache[1]
 
     def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus, retry: str | None) -> bool:
-        return (status.phase in models.TERMINAL_PHASES and status.spec_hash == spec_digest(spec)
-                and not retry_requested(status, retry) and not self._wants_old_pods_report(spec, status))
+        return settled(spec, status, retry) and not self._wants_old_pods_report(spec, status)
 
     def _drop_view(self) -> None:
         if self.view:

@@ -27,11 +27,17 @@ def retry_requested(status: UpgradePlanStatus, retry: str | None) -> bool:
     return bool(retry) and retry != status.last_handled_retry and status.phase in RETRYABLE_PHASES
 
 
+def settled(spec: UpgradePlanSpec, status: UpgradePlanStatus, retry: str | None) -> bool:
+    """A finished plan that stays finished: its spec is the one it ran for and no retry is asked for."""
+    return (status.phase in TERMINAL_PHASES and status.spec_hash == spec_digest(spec)
+            and not retry_requested(status, retry))
+
+
 def needs_preflight(spec: UpgradePlanSpec, status: UpgradePlanStatus, retry: str | None) -> bool:
     """Whether this pass may plan (again), so the plugin's checks must be read: a plan not started yet, or a
-    finished one whose spec changed or that is retried (a RolledBack plan has released its DaemonSet)."""
+    finished one that is not settled (a RolledBack plan has released its DaemonSet)."""
     if status.phase in TERMINAL_PHASES:
-        return status.spec_hash != spec_digest(spec) or retry_requested(status, retry)
+        return not settled(spec, status, retry)
     return status.started_at is None
 
 
@@ -44,19 +50,18 @@ class _Reconcile(Preparation, Rollback):
     def run(self) -> Decision:
         digest = spec_digest(self.spec)
         phase = self.status.phase
-        if retry_requested(self.status, self.retry):
-            # The same path as a changed spec: plan again from the cluster as it is. A plan that still holds its
-            # DaemonSet resumes it: nodes that passed keep their results, failed ones start afresh.
-            self.event("RetryRequested", f"{RETRY_ANNOTATION}={self.retry}: planning again from the cluster")
-            self.status = self.status.model_copy(update={"last_handled_retry": self.retry, "completed_at": None})
-            return self.preflight(digest)
         if self.status.started_at and phase not in TERMINAL_PHASES:
             return self.rolling()
-        if phase in TERMINAL_PHASES and self.status.spec_hash == digest:
+        if settled(self.spec, self.status, self.retry):
             return self.finish(phase, self._last_reason(), self._last_message())
-        if phase is Phase.awaiting_approval and self.status.spec_hash == digest:
+        if retry_requested(self.status, self.retry):
+            # Then the same path as a changed spec. A plan that still holds its DaemonSet resumes it: nodes that
+            # passed keep their results, failed ones start afresh.
+            self.event("RetryRequested", f"{RETRY_ANNOTATION}={self.retry}: planning again from the cluster")
+            self.status = self.status.model_copy(update={"last_handled_retry": self.retry, "completed_at": None})
+        elif phase is Phase.awaiting_approval and self.status.spec_hash == digest:
             return self.awaiting_approval()
-        return self.preflight(digest)  # nothing changed yet: plan (again) from the cluster as it is now
+        return self.preflight(digest)  # nothing changed yet, or retried: plan (again) from the cluster as it is now
 
     def rolling(self) -> Decision:
         ds, status = self.obs.daemonset, self.status

@@ -86,11 +86,12 @@ class Preparation(ReconcileBase):
         return self.migrate_then_start()
 
     def approval_pending(self, digest: str) -> bool:
-        """requireApproval: spec.approved counts for the spec it was given for (recorded in status)."""
+        """Whether requireApproval still holds the plan. spec.approved counts for the spec it was given for: this
+        records that spec's digest in status, and forgets it while approved is false (the next true approves)."""
         if not self.spec.require_approval:
             return False
         if not self.spec.approved:
-            self.status = self.status.model_copy(update={"approved_spec_hash": None})  # the next true approves
+            self.status = self.status.model_copy(update={"approved_spec_hash": None})
             return True
         if self.status.approved_spec_hash not in (None, digest):
             return True
