@@ -19,9 +19,10 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from localcluster import build, serviceaccount
+from localcluster import build, deployment, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client
 from localcluster.processes import free_port
@@ -34,13 +35,17 @@ from bench.stats import ratio_interval
 
 OPERATOR_NAMESPACE, OPERATOR_SA = "cniupgrade-system", "cniupgrade"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
+POLICY = deployment.policy_documents(allowedImageRepositories="example.com/bench")  # the bench agent's images
 
 
 def install_operator(cluster: LocalCluster) -> Path:
     """The CRD and the operator's RBAC as deploy/ ships them; returns a kubeconfig of its ServiceAccount."""
     kubectl = [str(cluster.binaries.path("kubectl")), f"--kubeconfig={cluster.kubeconfig}"]
-    for path in ("crds/upgradeplan.yaml", "deploy/namespace.yaml", "deploy/rbac.yaml"):
-        subprocess.run([*kubectl, "apply", "--server-side", "-f", str(REPO / path)], check=True, capture_output=True)
+    for path in deployment.MANIFESTS:
+        if path.name != "policy.yaml":
+            subprocess.run([*kubectl, "apply", "--server-side", "-f", str(path)], check=True, capture_output=True)
+    subprocess.run([*kubectl, "apply", "--server-side", "-f", "-"], input=yaml.safe_dump_all(POLICY).encode(),
+                   check=True, capture_output=True)
     subprocess.run([*kubectl, "wait", "--for=condition=Established", "crd/upgradeplans.cniupgrade.io",
                     "--timeout=60s"], check=True, capture_output=True)
     return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
@@ -50,7 +55,8 @@ def start_operator(kubeconfig: Path, log: Path, metrics_port: int) -> subprocess
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
                                  f"--metrics-port={metrics_port}", "--log-format=json"],
-                                env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=out,
+                                env={**os.environ, **deployment.policy_env(POLICY), "KUBECONFIG": str(kubeconfig)},
+                                stdout=out,
                                 stderr=subprocess.STDOUT)
 
 

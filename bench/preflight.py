@@ -73,7 +73,8 @@ def add_objects(api: client.ApiClient, pools: range, endpoints: range, workers: 
 
 def measure_plan(cluster: LocalCluster) -> tuple[float, float, str]:
     """Seconds and peak RSS (MiB) of `cniupgrade plan` for a 0.3.5 -> 0.9.5 Spiderpool plan, and its output."""
-    plan = {"apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "sp"},
+    plan = {"apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan",
+            "metadata": {"name": "sp", "namespace": NAMESPACE},
             "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": NAMESPACE}}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(plan, f)

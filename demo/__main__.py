@@ -13,7 +13,7 @@ import yaml
 from kubernetes import client
 
 from demo import live
-from localcluster import build, serviceaccount
+from localcluster import build, deployment, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster
 from localcluster.objects import api_client, apply
 from localcluster.processes import free_port
@@ -22,6 +22,7 @@ HERE = Path(__file__).parent
 REPO = HERE.parent
 CNI_NAMESPACE = "democni-system"
 PLAN_FILE = REPO / "examples" / "generic-upgradeplan.yaml"
+DEMO_IMAGES = "registry.example.com/democni"
 
 
 def apply_file(api: client.ApiClient, path: Path) -> list[str]:
@@ -46,15 +47,21 @@ def wait_cni_ready(api: client.ApiClient, nodes: int, timeout: float = 120) -> N
 
 
 def start_operator(cluster: LocalCluster, api: client.ApiClient) -> subprocess.Popen:
-    for path in (REPO / "crds" / "upgradeplan.yaml", REPO / "deploy" / "namespace.yaml", REPO / "deploy" / "rbac.yaml"):
-        apply_file(api, path)
+    for path in deployment.MANIFESTS:
+        if path.name != "policy.yaml":
+            apply_file(api, path)
+    # The admin's policy: plans may roll out democni's images (the generic profile has no vendor repositories).
+    policy = deployment.policy_documents(allowedImageRepositories=DEMO_IMAGES)
+    for doc in policy:
+        apply(api, doc)
     time.sleep(1)  # the CRD becomes Established
     kubeconfig = serviceaccount.kubeconfig_for(cluster, "cniupgrade-system", "cniupgrade",
                                                cluster.dir / "operator.kubeconfig")
     log = open(cluster.dir / "operator.log", "ab")
     return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
                              f"--metrics-port={free_port()}"],
-                            env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=log, stderr=subprocess.STDOUT)
+                            env={**os.environ, **deployment.policy_env(policy), "KUBECONFIG": str(kubeconfig)},
+                            stdout=log, stderr=subprocess.STDOUT)
 
 
 def plan_reader(api: client.ApiClient, namespace: str, name: str):

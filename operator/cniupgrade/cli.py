@@ -29,13 +29,40 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, with plan, node and action as fields")
 
+    add_policy_arguments(run)
+
     plan = sub.add_parser("plan", help="preview a plan against the current cluster, changing nothing")
+    add_policy_arguments(plan)
     plan.add_argument("-f", "--filename", required=True, help="UpgradePlan manifest ('-' for stdin)")
     plan.add_argument("-o", "--output", choices=("text", "yaml"), default="text",
                       help="text for people, yaml for the status the operator would write")
 
     sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
     return parser
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The admin's security policy; defaults from the environment (deploy/policy.yaml's ConfigMap)."""
+    from cniupgrade import policy
+
+    default = policy.SecurityPolicy.from_env()
+    parser.add_argument("--trusted-namespaces", type=policy.split_list,
+                        default=tuple(sorted(default.trusted_namespaces)),
+                        help="comma-separated namespaces whose plans may manage another namespace "
+                             f"(default: ${policy.TRUSTED_NAMESPACES_ENV}, else cniupgrade-system)")
+    parser.add_argument("--allowed-image-repositories", type=policy.split_list,
+                        default=default.allowed_image_repositories,
+                        help="comma-separated registries or repositories (e.g. registry.example.com/mirror) a plan's "
+                             f"images may come from, beyond the plugin's own (default: ${policy.ALLOWED_IMAGES_ENV})")
+    parser.add_argument("--require-image-digest", action=argparse.BooleanOptionalAction, default=default.require_digest,
+                        help=f"generic-profile images must be pinned by digest (default: ${policy.REQUIRE_DIGEST_ENV})")
+
+
+def security_policy(args: argparse.Namespace):
+    from cniupgrade import policy
+
+    return policy.SecurityPolicy(frozenset(args.trusted_namespaces), tuple(args.allowed_image_repositories),
+                                 args.require_image_digest)
 
 
 def plan_preview(args: argparse.Namespace) -> int:
@@ -47,7 +74,7 @@ def plan_preview(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.filename == "-" else open(args.filename).read()
     try:
         preview.load_plan(text)  # a bad file is reported before any connection is made
-        result = preview.preview(api_client(), text)
+        result = preview.preview(api_client(), text, security_policy(args))
     except (preview.PlanFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +94,10 @@ def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
     from cniupgrade import handlers  # noqa: F401 - registers the handlers
+    from cniupgrade import policy
+
+    policy.activate(security_policy(args))
+    logging.getLogger(__name__).info("security policy: %s", policy.active())
 
     # kopf's formatter on the root logger serves kopf's own lines and ours alike.
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json"

@@ -16,16 +16,18 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
-from cniupgrade import metrics
+from cniupgrade import metrics, policy
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube import uk8s
 from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.migrations import MigrationError, run_migration
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
@@ -60,6 +62,7 @@ class PlanRunner:
         self.stop_requested = threading.Event()
         self.finished = threading.Event()
         self.status_book = StatusBook()
+        self.policy = policy.active()
         self.preflight_cache: tuple[str, float, Observation] | None = None
         self._spec_cache: tuple[tuple, models.UpgradePlanSpec] | None = None
 
@@ -131,20 +134,26 @@ class PlanRunner:
             ds_name = daemonset_name(spec)
         except (ValidationError, ValueError) as exc:
             return self._invalid(status, generation, str(exc))
+        boundary = security_checks.namespace_boundary(self.namespace, spec.namespace, self.policy)
+        now, plan_key = dt.datetime.now(dt.timezone.utc), f"{self.namespace}/{self.name}"
         if self._finished(spec, status, retry):
             # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
             # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
             self._drop_view()
-            observation = Observation(now=dt.datetime.now(dt.timezone.utc), plan_key=f"{self.namespace}/{self.name}",
-                                      daemonset=None, current_revision=None)
+            observation = Observation(now=now, plan_key=plan_key, daemonset=None, current_revision=None)
+        elif not boundary.passed:
+            self._drop_view()  # nothing of a namespace the plan may not manage is read, let alone changed
+            observation = Observation.refused(now, plan_key, boundary)
         else:
             self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
             observation = self.view.observe()
-        if needs_preflight(spec, status, retry):
-            observation = self._preflight(spec, observation)
+            if needs_preflight(spec, status, retry):
+                observation = self._preflight(spec, observation)
+        self.executor.act_as(acting_client(self.api, self.namespace, spec.service_account_name))
         decision = decide(spec, status, observation, generation, retry)
         if self._wants_old_pods_report(spec, decision.status):
-            decision.status = uk8s.report(self.api, decision.status, spec.uk8s.restart_old_pods)
+            decision.status = uk8s.report(self.api, self.executor.acting, decision.status,
+                                          spec.uk8s.restart_old_pods)
             decision.events.append(act.Event("Normal", "OldPodsFound", (
                 f"{decision.status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old "
                 f"network features until recreated" + (f"; restarted {', '.join(decision.status.restarted_workloads)}"
@@ -157,7 +166,7 @@ class PlanRunner:
         """The parsed spec, kept per generation (the API server bumps it on every spec change)."""
         key = (body["metadata"].get("uid"), body["metadata"].get("generation"))
         if self._spec_cache is None or self._spec_cache[0] != key:
-            self._spec_cache = (key, models.UpgradePlanSpec.model_validate(body.get("spec") or {}))
+            self._spec_cache = (key, models.UpgradePlanSpec.of_plan(body.get("spec"), self.namespace))
         return self._spec_cache[1]
 
     def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus, retry: str | None) -> bool:
@@ -177,7 +186,7 @@ class PlanRunner:
             return replace(observation, installed_version=cached[2].installed_version,
                            preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
         started = time.monotonic()
-        observation = with_preflight(self.api, spec, observation)
+        observation = with_preflight(self.api, spec, observation, self.policy)
         finished = time.monotonic()
         self.preflight_cache = (key, finished + preflight_interval(finished - started), observation)
         return observation
@@ -200,7 +209,7 @@ class PlanRunner:
     def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
         self.preflight_cache = None  # the checks must look at the cluster as the migration left it
         try:
-            message = run_migration(self.api, spec, self.namespace, migration.id)
+            message = run_migration(self.executor.acting, self.api, spec, self.namespace, migration.id)
         except MigrationError as exc:
             self.executor.post_event(act.Event("Warning", "MigrationFailed", f"{migration.id}: {exc}"))
             raise

@@ -12,7 +12,7 @@ from cniupgrade import metrics
 from cniupgrade.api import models
 from cniupgrade.engine import PlanRunner, daemonset_name
 from cniupgrade.kube.apply import Executor
-from cniupgrade.kube.client import api_client
+from cniupgrade.kube.client import acting_client, api_client
 
 RESOURCE = (models.GROUP, models.VERSION, models.PLURAL)
 _api: client.ApiClient | None = None
@@ -72,9 +72,12 @@ def release(namespace: str, name: str, uid: str, spec: dict, logger, **_) -> Non
     _stop_runner(uid)
     metrics.forget(namespace, name)
     try:
-        plan_spec = models.UpgradePlanSpec.model_validate(spec)
+        plan_spec = models.UpgradePlanSpec.of_plan(spec, namespace)
         ds_name = daemonset_name(plan_spec)
     except Exception:  # noqa: BLE001 - an invalid plan never changed anything
         return
-    for step in Executor(shared_api(), namespace, name, uid).clean_up(plan_spec.namespace, ds_name):
+    # Only what the plan itself made is touched: the DaemonSet if its owner annotation names this plan, and the
+    # pre-pull and probe objects labelled with this plan's UID.
+    acting = acting_client(shared_api(), namespace, plan_spec.service_account_name)
+    for step in Executor(shared_api(), namespace, name, uid, acting).clean_up(plan_spec.namespace, ds_name):
         logger.info(step)

@@ -15,8 +15,11 @@ from cniupgrade.engine import daemonset_name
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.policy import SecurityPolicy
+from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide
+from cniupgrade.rollout.observation import Observation
 
 
 class PlanFileError(ValueError):
@@ -37,7 +40,7 @@ def load_plan(text: str) -> tuple[str, str, models.UpgradePlanSpec]:
             continue
         meta = doc.get("metadata") or {}
         try:
-            spec = models.UpgradePlanSpec.model_validate(doc.get("spec") or {})
+            spec = models.UpgradePlanSpec.of_plan(doc.get("spec"), meta.get("namespace", "default"))
         except ValidationError as exc:
             problems = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             raise PlanFileError(problems) from exc
@@ -45,12 +48,16 @@ def load_plan(text: str) -> tuple[str, str, models.UpgradePlanSpec]:
     raise PlanFileError(f"no {models.KIND} in the file")
 
 
-def preview(api: client.ApiClient, text: str) -> Preview:
+def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Preview:
     namespace, name, spec = load_plan(text)
+    boundary = security_checks.namespace_boundary(namespace, spec.namespace, security)
+    if not boundary.passed:
+        observation = Observation.refused(dt.datetime.now(dt.timezone.utc), f"{namespace}/{name}", boundary)
+        return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
                     profile_for(spec).control_plane(spec))
     try:
-        observation = with_preflight(api, spec, view.observe())
+        observation = with_preflight(api, spec, view.observe(), security)
     finally:
         view.stop()
     return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))

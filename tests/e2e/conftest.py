@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from localcluster import build, serviceaccount
+import yaml
+
+from localcluster import build, deployment, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster, reap_orphans
 from localcluster.objects import api_client
 from localcluster.processes import free_port
@@ -78,18 +80,32 @@ def kubectl(cluster) -> Kubectl:
     return Kubectl(cluster.binaries.path("kubectl"), cluster.kubeconfig)
 
 
+# The tests' simulated CNIs run images of example.com: the admin's allow-list names it, as it would a mirror.
+TEST_IMAGE_REPOSITORIES = "example.com"
+
+
 @pytest.fixture(scope="session")
-def operator_rbac(cluster, admin_api, kubectl) -> Path:
+def operator_policy(cluster, kubectl) -> dict[str, str]:
+    """deploy/policy.yaml (the admission policy and its ConfigMap) with the tests' images allowed; returns the
+    environment the Deployment gives the operator from it."""
+    docs = deployment.policy_documents(allowedImageRepositories=TEST_IMAGE_REPOSITORIES)
+    kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))
+    return deployment.policy_env(docs)
+
+
+@pytest.fixture(scope="session")
+def operator_rbac(cluster, admin_api, kubectl, operator_policy) -> Path:
     """The CRD and the operator's namespace, ServiceAccount and RBAC, exactly as deploy/ ships them."""
-    for path in (REPO / "crds" / "upgradeplan.yaml", REPO / "deploy" / "namespace.yaml", REPO / "deploy" / "rbac.yaml"):
-        kubectl("apply", "--server-side", "-f", str(path))
+    for path in deployment.MANIFESTS:
+        if path.name != "policy.yaml":  # applied by operator_policy, with the tests' image repositories
+            kubectl("apply", "--server-side", "-f", str(path))
     kubectl("wait", "--for=condition=Established", "crd/upgradeplans.cniupgrade.io", "--timeout=60s")
     return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
 
 
 @pytest.fixture(scope="session")
-def operator_process(cluster, operator_rbac, request) -> OperatorProcess:
-    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log", free_port())
+def operator_process(cluster, operator_rbac, operator_policy, request) -> OperatorProcess:
+    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log", free_port(), env=operator_policy)
     request.addfinalizer(process.stop)
     process.start()
     return process

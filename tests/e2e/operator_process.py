@@ -9,8 +9,10 @@ from pathlib import Path
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, log_path: Path, metrics_port: int, extra_args: tuple[str, ...] = ()):
+    def __init__(self, kubeconfig: Path, log_path: Path, metrics_port: int, extra_args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None):
         self.kubeconfig, self.log_path, self.extra_args = kubeconfig, log_path, extra_args
+        self.env = env or {}  # the policy's environment, as the Deployment sets it
         self.metrics_port = metrics_port
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -26,7 +28,7 @@ class OperatorProcess:
     def start(self) -> None:
         if self.running:
             return
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        env = {**os.environ, **self.env, "KUBECONFIG": str(self.kubeconfig)}
         log = open(self.log_path, "ab")
         log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
         log.flush()

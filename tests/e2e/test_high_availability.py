@@ -26,9 +26,10 @@ def holder(admin_api) -> str:
 
 
 def test_one_replica_acts_and_the_other_takes_over_when_it_dies(cluster, admin_api, namespace, operator, plans,
-                                                               operator_rbac, tmp_path):
+                                                               operator_rbac, operator_policy, tmp_path):
     operator.stop()  # the session's single operator steps aside for the two replicas
-    replicas = [OperatorProcess(operator_rbac, tmp_path / f"replica-{i}.log", free_port(), ELECTION) for i in range(2)]
+    replicas = [OperatorProcess(operator_rbac, tmp_path / f"replica-{i}.log", free_port(), ELECTION, operator_policy)
+                for i in range(2)]
     try:
         for replica in replicas:
             replica.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cniupgrade.api import models
 from cniupgrade.engine import PlanRunner
+from cniupgrade.policy import SecurityPolicy
 from cniupgrade.rollout.decide import spec_digest
 from cniupgrade.status_book import StatusBook
 from tests.unit.builders import spec
@@ -43,12 +44,16 @@ class RecordingExecutor:
     def post_event(self, event) -> None:
         pass
 
+    def act_as(self, acting) -> None:
+        self.acting = acting
+
 
 def runner_for(body: dict, view: FakeView) -> PlanRunner:
     runner = PlanRunner.__new__(PlanRunner)
     runner.api, runner.namespace, runner.name, runner.uid = None, "ops", "upgrade", "plan-uid"
     runner.plan, runner.view, runner.executor = FakePlanCache(body), view, RecordingExecutor()
     runner.status_book, runner.preflight_cache, runner._spec_cache = StatusBook(), None, None
+    runner.policy = SecurityPolicy(trusted_namespaces=frozenset({"ops"}))  # the plan in ops manages namespace cni
     runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()
     return runner
 

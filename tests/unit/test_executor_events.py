@@ -13,26 +13,26 @@ from cniupgrade.rollout import actions as act
 
 def test_posting_an_event_does_not_wait_for_the_api_and_events_keep_their_order():
     executor = Executor(client.ApiClient(), "ops", "upgrade", "plan-uid")
-    executor.core = mock.Mock()
+    executor.events = mock.Mock()
     api_may_answer = threading.Event()
-    executor.core.create_namespaced_event.side_effect = lambda *a, **kw: (api_may_answer.wait(10), mock.Mock())[1]
+    executor.events.create_namespaced_event.side_effect = lambda *a, **kw: (api_may_answer.wait(10), mock.Mock())[1]
     for reason in ("DaemonSetPrepared", "BatchStarted", "BatchSucceeded"):
         executor.post_event(act.Event("Normal", reason, "m"))
-    assert executor.core.create_namespaced_event.call_count <= 1  # the first one waits on the API, not the loop
+    assert executor.events.create_namespaced_event.call_count <= 1  # the first one waits on the API, not the loop
     api_may_answer.set()
     assert event_queue.shared().drain(10) == 0  # the worker has posted them all
-    posted = [c.args[1].reason for c in executor.core.create_namespaced_event.call_args_list]
+    posted = [c.args[1].reason for c in executor.events.create_namespaced_event.call_args_list]
     assert posted == ["DaemonSetPrepared", "BatchStarted", "BatchSucceeded"]
 
 
 def test_a_failed_event_is_logged_and_the_next_one_still_posted(caplog):
     executor = Executor(client.ApiClient(), "ops", "upgrade", "plan-uid")
-    executor.core = mock.Mock()
-    executor.core.create_namespaced_event.side_effect = [ConnectionResetError("reset"), mock.Mock()]
+    executor.events = mock.Mock()
+    executor.events.create_namespaced_event.side_effect = [ConnectionResetError("reset"), mock.Mock()]
     executor.post_event(act.Event("Normal", "First", "m"))
     executor.post_event(act.Event("Normal", "Second", "m"))
     assert event_queue.shared().drain(10) == 0
-    assert executor.core.create_namespaced_event.call_count == 2
+    assert executor.events.create_namespaced_event.call_count == 2
     assert "could not post event First" in caplog.text
 
 

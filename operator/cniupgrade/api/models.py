@@ -174,9 +174,19 @@ class MaintenanceWindow(ApiModel):
                                     description="IANA time zone, e.g. Europe/Berlin.")]
 
 
+def _check_skippable(check_id: str) -> str:
+    """The same rule as the CRD's CEL validation: what keeps a plan within the admin's policy always runs."""
+    if check_id.startswith("security."):
+        raise ValueError("the security.* checks cannot be skipped")
+    return check_id
+
+
 class Preflight(ApiModel):
-    skip: Annotated[list[Annotated[str, Field(max_length=128)]], Field(
-        default_factory=list, max_length=64, description="Check ids not to run, e.g. spiderpool.duplicate-ips.",
+    skip: Annotated[list[Annotated[str, AfterValidator(_check_skippable), Field(
+        max_length=128, json_schema_extra={"x-kubernetes-validations": [
+            cel("!self.startsWith('security.')", "the security.* checks cannot be skipped")]})]], Field(
+        default_factory=list, max_length=64, description=(
+            "Check ids not to run, e.g. spiderpool.duplicate-ips. The security.* checks always run."),
         json_schema_extra={"x-kubernetes-list-type": "set"})]
     warnings_block: Annotated[bool, Field(default=False, description=(
         "Failed Warning checks block the upgrade too (Error checks always do)."))]
@@ -232,8 +242,13 @@ class UpgradePlanSpec(ApiModel):
     plugin: Annotated[Plugin, Field(description="The CNI plugin profile: spiderpool, uk8s-cni-vpc or generic.")]
     target_version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
                                          description="The version to upgrade to, e.g. 1.2.2 or v1.5.0.")]
-    namespace: Annotated[str, Field(default="kube-system", max_length=63, pattern=DNS_LABEL,
-                                    description="Namespace where the plugin runs.")]
+    namespace: Annotated[str | None, Field(default=None, max_length=63, pattern=DNS_LABEL, description=(
+        "Namespace where the plugin runs; defaults to the plan's own namespace. Another namespace only from a "
+        "namespace the cluster admin trusts (deploy/policy.yaml), refused at admission otherwise."))]
+    service_account_name: Annotated[str | None, Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN, description=(
+        "A ServiceAccount of the plan's namespace: every change the plan makes to workloads (DaemonSets, "
+        "Deployments, pods, migrations) is made as this account (impersonated), so the plan can do no more than it "
+        "may. Without it the operator acts with its own rights, within the namespace boundary."))]
     daemon_set: Annotated[DaemonSetRef | None, Field(default=None, description=(
         "The agent DaemonSet rolled node by node. Required for the generic profile; the other profiles know "
         "their DaemonSets and take this as an override."))]
@@ -260,6 +275,12 @@ class UpgradePlanSpec(ApiModel):
                                        description="Options of the uk8s-cni-vpc profile.")]
     spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,
                                                    description="Options of the spiderpool profile.")]
+
+    @classmethod
+    def of_plan(cls, raw: dict | None, plan_namespace: str) -> UpgradePlanSpec:
+        """The spec of a plan that lives in `plan_namespace`: spec.namespace defaults to it."""
+        spec = cls.model_validate(raw or {})
+        return spec if spec.namespace else spec.model_copy(update={"namespace": plan_namespace})
 
 
 _ROLLOUT_RUNNING = ("has(oldSelf.status) && has(oldSelf.status.startedAt) && has(oldSelf.status.phase) && "

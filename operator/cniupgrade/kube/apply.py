@@ -25,6 +25,12 @@ FIELD_MANAGER = "cniupgrade"
 MAX_REMEMBERED_DELETIONS = 10_000
 MANAGED_BY = "cniupgrade.io/plan"
 EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue for long
+# The pods the operator creates (probe, pre-pull) run unprivileged, as nobody, with nothing to write to.
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"privileged": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                      "capabilities": {"drop": ["ALL"]}}
+SMALL_RESOURCES = {"requests": {"cpu": "1m", "memory": "4Mi"}, "limits": {"cpu": "50m", "memory": "32Mi"}}
 
 
 def image_patch(images: Mapping[str, str], template_spec: dict) -> dict:
@@ -39,14 +45,25 @@ def image_patch(images: Mapping[str, str], template_spec: dict) -> dict:
 
 
 class Executor:
-    def __init__(self, api: client.ApiClient, plan_namespace: str, plan_name: str, plan_uid: str):
+    """Changes to workloads are made as the plan's identity (`acting`: the operator, or the plan's impersonated
+    ServiceAccount); the plan's own status and Events as the operator."""
+
+    def __init__(self, api: client.ApiClient, plan_namespace: str, plan_name: str, plan_uid: str,
+                 acting: client.ApiClient | None = None):
         self.api = api
-        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        self.events = client.CoreV1Api(api)
+        self.acting = None
+        self.act_as(acting or api)
         self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
         # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
         self._deleted_uids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+
+    def act_as(self, acting: client.ApiClient) -> None:
+        if acting is not self.acting:
+            self.acting = acting
+            self.core, self.apps = client.CoreV1Api(acting), client.AppsV1Api(acting)
 
     @property
     def deleted_uids(self) -> Container[str]:
@@ -172,10 +189,12 @@ class Executor:
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": probe_name(self.plan_name, node), "namespace": namespace,
                          "labels": {PROBE_LABEL: self.plan_uid, MANAGED_BY: self.plan_name}},
+            # On the pod network (it tests the CNI there), with the least a container can run with.
             "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                     "automountServiceAccountToken": False, "tolerations": [{"operator": "Exists"}],
-                     "containers": [{"name": "probe", "image": image,
-                                     "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}}}]},
+                     "automountServiceAccountToken": False, "enableServiceLinks": False,
+                     "tolerations": [{"operator": "Exists"}], "securityContext": POD_SECURITY,
+                     "containers": [{"name": "probe", "image": image, "securityContext": CONTAINER_SECURITY,
+                                     "resources": SMALL_RESOURCES}]},
         }
         try:
             self.core.create_namespaced_pod(namespace, pod)
@@ -186,8 +205,9 @@ class Executor:
     def _start_pre_pull(self, raw_ds: dict, images: tuple[str, ...]) -> None:
         """A DaemonSet whose containers use the target images, scheduled where the agent is.
 
-        hostNetwork: it must not need the CNI being upgraded. A container that exits at once still pulled
-        its image: only pull errors count as failures."""
+        hostNetwork: it must not need the CNI being upgraded (nothing listens; no port is declared). A container
+        that exits at once, or that the kubelet refuses to start (say its image wants root, which runAsNonRoot
+        forbids), still pulled its image: only pull errors count as failures."""
         template = raw_ds["spec"]["template"]["spec"]
         labels = {PREPULL_LABEL: self.plan_uid, MANAGED_BY: self.plan_name, PREPULL_DIGEST_LABEL: images_digest(images)}
         scheduling = {k: template[k] for k in ("nodeSelector", "affinity", "tolerations") if template.get(k)}
@@ -197,10 +217,10 @@ class Executor:
                          "labels": labels},
             "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
                 **scheduling, "hostNetwork": True, "terminationGracePeriodSeconds": 0,
-                "automountServiceAccountToken": False,
+                "automountServiceAccountToken": False, "enableServiceLinks": False, "securityContext": POD_SECURITY,
                 "containers": [{"name": f"pull-{i}", "image": image, "imagePullPolicy": "IfNotPresent",
                                 "command": ["/bin/sh", "-c", "sleep 2147483647 || true"],
-                                "resources": {"requests": {"cpu": "1m", "memory": "4Mi"}}}
+                                "securityContext": CONTAINER_SECURITY, "resources": SMALL_RESOURCES}
                                for i, image in enumerate(images)]}}},
         }
         try:
@@ -210,12 +230,17 @@ class Executor:
                 raise
 
     def _end_pre_pull(self, namespace: str) -> None:
-        try:
-            self.apps.delete_namespaced_daemon_set(prepull_name(self.plan_name), namespace,
-                                                   body=client.V1DeleteOptions(propagation_policy="Background"))
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        """Delete this plan's pre-pull DaemonSet: found by its label, deleted with its UID as precondition (a
+        plan of the same name in another namespace may have one of the same name here)."""
+        found = self.apps.list_namespaced_daemon_set(namespace, label_selector=f"{PREPULL_LABEL}={self.plan_uid}",
+                                                     _preload_content=False)
+        for item in json.loads(found.data).get("items") or []:
+            try:
+                self.apps.delete_namespaced_daemon_set(item["metadata"]["name"], namespace, body=client.V1DeleteOptions(
+                    propagation_policy="Background", preconditions=client.V1Preconditions(uid=item["metadata"]["uid"])))
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    raise
 
     # ---- status and events -------------------------------------------------------------------------
     def write_status(self, status: models.UpgradePlanStatus) -> str:
@@ -239,7 +264,7 @@ class Executor:
             last_timestamp=now, count=1, source=client.V1EventSource(component="cniupgrade"),
             reporting_component="cniupgrade.io/operator", reporting_instance="cniupgrade")
         try:
-            self.core.create_namespaced_event(self.plan_namespace, body, _preload_content=False,
+            self.events.create_namespaced_event(self.plan_namespace, body, _preload_content=False,
                                             _request_timeout=EVENT_TIMEOUT_SECONDS).read()
         except Exception as exc:  # noqa: BLE001 - an Event is informative; never fail a step over it
             log.warning("could not post event %s: %s", event.reason, getattr(exc, "reason", exc))

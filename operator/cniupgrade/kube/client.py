@@ -30,6 +30,20 @@ def streaming(api: client.ApiClient) -> client.ApiClient:
     return client.ApiClient(api.configuration)
 
 
+IMPERSONATE_USER = "Impersonate-User"
+
+
+@functools.lru_cache(maxsize=256)
+def acting_client(api: client.ApiClient, namespace: str, service_account: str | None) -> client.ApiClient:
+    """The client a plan makes its changes with: `api` itself or, when the plan names a ServiceAccount of its
+    namespace, one that impersonates it (the API server then authorizes every request as that account)."""
+    if not service_account:
+        return api
+    impersonating = client.ApiClient(api.configuration)
+    impersonating.set_default_header(IMPERSONATE_USER, f"system:serviceaccount:{namespace}:{service_account}")
+    return impersonating
+
+
 def on_streaming(call: Callable) -> Callable:
     """The same generated API call (say CoreV1Api(api).list_namespaced_pod) on streaming(api), for its watches;
     any other callable as it is."""

@@ -9,7 +9,7 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.kube.client import paginate
-from cniupgrade.kube.spiderpool import SpiderpoolReader, served_version
+from cniupgrade.kube.spiderpool import served_version
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.migrations import CannotDerive, new_auto_pool_labels
 
@@ -22,11 +22,15 @@ class MigrationError(RuntimeError):
 
 
 class SpiderpoolMigrator:
-    def __init__(self, api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str):
-        self.api, self.spec, self.plan_namespace = api, spec, plan_namespace
+    """Reads as the operator; writes (and reads what it writes from, the CRD source) as `acting`, the plan's
+    identity."""
+
+    def __init__(self, acting: client.ApiClient, api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str):
+        self.spec, self.plan_namespace = spec, plan_namespace
         self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
         self.custom = client.CustomObjectsApi(api)
-        self.reader = SpiderpoolReader(api)
+        self.acting_core, self.acting_apps = client.CoreV1Api(acting), client.AppsV1Api(acting)
+        self.acting_custom, self.acting_ext = client.CustomObjectsApi(acting), client.ApiextensionsV1Api(acting)
 
     def run(self, migration_id: str) -> str:
         handlers = {
@@ -56,7 +60,7 @@ class SpiderpoolMigrator:
             meta = endpoint["metadata"]
             # No status subresource on this CRD: status is part of the object. The resourceVersion makes a
             # concurrent change by Spiderpool fail (409) instead of being overwritten.
-            self.custom.patch_namespaced_custom_object(
+            self.acting_custom.patch_namespaced_custom_object(
                 facts.GROUP, version, meta["namespace"], "spiderendpoints", meta["name"],
                 {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": {"ownerControllerType": "Pod"}})
             fixed += 1
@@ -71,7 +75,7 @@ class SpiderpoolMigrator:
             raise
         if pod.metadata.owner_references:
             return "spiderpool-init belongs to a Job: left alone"
-        self.core.delete_namespaced_pod(facts.INIT_POD, self.spec.namespace, body=client.V1DeleteOptions(
+        self.acting_core.delete_namespaced_pod(facts.INIT_POD, self.spec.namespace, body=client.V1DeleteOptions(
             preconditions=client.V1Preconditions(uid=pod.metadata.uid)))
         return f"deleted Pod {self.spec.namespace}/{facts.INIT_POD}"
 
@@ -79,21 +83,17 @@ class SpiderpoolMigrator:
         name = self.spec.spiderpool.crd_source_config_map
         if not name:
             raise MigrationError("spec.spiderpool.crdSourceConfigMap is not set")
-        source = self.core.read_namespaced_config_map(name, self.plan_namespace)
-        applied = []
-        ext = client.ApiextensionsV1Api(self.api)
-        for key, text in sorted((source.data or {}).items()):
-            for doc in yaml.safe_load_all(text):
-                if not doc:
-                    continue
-                if doc.get("kind") != "CustomResourceDefinition" or not doc["metadata"]["name"].endswith(
-                        "." + facts.GROUP):
-                    raise MigrationError(f"ConfigMap {name}/{key} holds {doc.get('kind')} "
-                                         f"{doc['metadata'].get('name')}: only {facts.GROUP} CRDs are applied")
-                ext.patch_custom_resource_definition(doc["metadata"]["name"], doc, field_manager=FIELD_MANAGER,
-                                                     force=True, _content_type="application/apply-patch+yaml")
-                applied.append(doc["metadata"]["name"])
-        return f"applied CRDs {', '.join(applied)} from ConfigMap {name}"
+        source = self.acting_core.read_namespaced_config_map(name, self.plan_namespace)
+        manifests = [(key, doc) for key, text in sorted((source.data or {}).items())
+                     for doc in yaml.safe_load_all(text) if doc]
+        for key, doc in manifests:  # all are vetted before any is applied: a bad source changes nothing
+            if refusal := crd_refusal(doc, self.spec.namespace):
+                raise MigrationError(f"ConfigMap {name}/{key}: {refusal}")
+        for _, doc in manifests:
+            self.acting_ext.patch_custom_resource_definition(
+                doc["metadata"]["name"], doc, field_manager=FIELD_MANAGER, force=True,
+                _content_type="application/apply-patch+yaml")
+        return f"applied CRDs {', '.join(d['metadata']['name'] for _, d in manifests)} from ConfigMap {name}"
 
     def _workloads(self) -> list[dict]:
         listers = [(self.apps.list_deployment_for_all_namespaces, "Deployment"),
@@ -119,7 +119,7 @@ class SpiderpoolMigrator:
             except CannotDerive as exc:
                 failures.append(str(exc))
                 continue
-            self.custom.patch_cluster_custom_object(facts.GROUP, version, "spiderippools", pool["metadata"]["name"],
+            self.acting_custom.patch_cluster_custom_object(facts.GROUP, version, "spiderippools", pool["metadata"]["name"],
                                                     {"metadata": {"labels": new}})
             patched.append(pool["metadata"]["name"])
         if failures:
@@ -128,11 +128,31 @@ class SpiderpoolMigrator:
 
     def controller_max_surge_0(self) -> str:
         patch = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}}}
-        self.apps.patch_namespaced_deployment(facts.CONTROLLER_DEPLOYMENT, self.spec.namespace, patch)
+        self.acting_apps.patch_namespaced_deployment(facts.CONTROLLER_DEPLOYMENT, self.spec.namespace, patch)
         return "spiderpool-controller now updates one replica at a time without a surge pod (maxSurge 0)"
 
 
-def run_migration(api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str, migration_id: str) -> str:
+def crd_refusal(doc: dict, plugin_namespace: str) -> str | None:
+    """Why a manifest from the CRD source is not applied: only Spiderpool's own CRDs, and a conversion webhook
+    only to a Service in the plugin's namespace (a URL or another Service would receive every object)."""
+    name = (doc.get("metadata") or {}).get("name") or ""
+    if doc.get("kind") != "CustomResourceDefinition" or not name.endswith("." + facts.GROUP) \
+            or (doc.get("spec") or {}).get("group") != facts.GROUP:
+        return f"holds {doc.get('kind')} {name}: only {facts.GROUP} CRDs are applied"
+    conversion = (doc.get("spec") or {}).get("conversion") or {}
+    if conversion.get("strategy") == "Webhook":
+        client_config = (conversion.get("webhook") or {}).get("clientConfig") or {}
+        service = client_config.get("service") or {}
+        if client_config.get("url") or service.get("namespace") != plugin_namespace:
+            where = client_config.get("url") or f"Service {service.get('namespace')}/{service.get('name')}"
+            return (f"CRD {name} converts through {where}: only a Service in the plugin's namespace "
+                    f"{plugin_namespace} is accepted")
+    return None
+
+
+def run_migration(acting: client.ApiClient, api: client.ApiClient, spec: UpgradePlanSpec, plan_namespace: str,
+                  migration_id: str) -> str:
+    """`acting` makes the changes (the plan's identity); `api` reads."""
     if migration_id.startswith("spiderpool."):
-        return SpiderpoolMigrator(api, spec, plan_namespace).run(migration_id)
+        return SpiderpoolMigrator(acting, api, spec, plan_namespace).run(migration_id)
     raise MigrationError(f"unknown migration {migration_id}")

@@ -14,7 +14,8 @@ from cniupgrade.kube.spiderpool import SpiderpoolReader
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.plugins.spiderpool import checks as spiderpool_checks
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
-from cniupgrade.preflight import generic_checks
+from cniupgrade.policy import SecurityPolicy
+from cniupgrade.preflight import generic_checks, security_checks
 from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
 from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.planner import NodeInfo
@@ -27,12 +28,31 @@ class PreflightReport:
     excluded_nodes: Mapping[str, str] = field(default_factory=dict)
 
 
-def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Observation) -> Observation:
-    """The observation with the plugin's pre-flight report folded in (installed version, checks, exclusions)."""
+def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Observation,
+                   policy: SecurityPolicy) -> Observation:
+    """The observation with the plugin's pre-flight report folded in (installed version, checks, exclusions),
+    after the checks that keep the plan within the admin's policy (never skipped)."""
     images = dict(observation.daemonset.images) if observation.daemonset else {}
     report = run_preflight(api, spec, images, list(observation.nodes.values()))
-    return replace(observation, installed_version=report.installed_version, preflight=report.verdict,
-                   excluded_nodes=report.excluded_nodes)
+    guard = evaluate(security_checks.CHECKS, images_snapshot(spec, observation, policy), None, None)
+    verdict = report.verdict or Verdict()
+    return replace(observation, installed_version=report.installed_version, excluded_nodes=report.excluded_nodes,
+                   preflight=Verdict(guard.findings + verdict.findings, verdict.skipped))
+
+
+def images_snapshot(spec: UpgradePlanSpec, observation: Observation,
+                    policy: SecurityPolicy) -> security_checks.ImagesSnapshot:
+    """Every image the plan would put in place: the DaemonSet's and control plane's changed ones, the probe's."""
+    profile = profile_for(spec)
+    workloads = [(f"DaemonSet {observation.daemonset.namespace}/{observation.daemonset.name}",
+                  observation.daemonset.images)] if observation.daemonset else []
+    workloads += [(f"Deployment {spec.namespace}/{d.name}", d.images) for d in observation.control_plane]
+    images = {f"{where} container {name}": image
+              for where, current in workloads
+              for name, image in profile.target_images(spec, current).items() if current.get(name) != image}
+    return security_checks.ImagesSnapshot(
+        images, profile.image_repositories, policy, digest_required=policy.require_digest and not
+        profile.image_repositories, probe_image=spec.rollout.probe.image if spec.rollout.probe.enabled else None)
 
 
 def run_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[str, str],

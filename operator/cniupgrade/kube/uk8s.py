@@ -17,8 +17,9 @@ RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 
 
 class OldPodsReport:
-    def __init__(self, api: client.ApiClient):
+    def __init__(self, api: client.ApiClient, acting: client.ApiClient):
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        self.restarter = client.AppsV1Api(acting)  # the plan's identity (impersonated with serviceAccountName)
         self._replicaset_owner: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def _owner(self, pod: dict) -> tuple[str, str] | None:
@@ -58,9 +59,9 @@ class OldPodsReport:
     def restart(self, pods: list[PodRef]) -> list[str]:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
-        patchers = {"Deployment": self.apps.patch_namespaced_deployment,
-                    "StatefulSet": self.apps.patch_namespaced_stateful_set,
-                    "DaemonSet": self.apps.patch_namespaced_daemon_set}
+        patchers = {"Deployment": self.restarter.patch_namespaced_deployment,
+                    "StatefulSet": self.restarter.patch_namespaced_stateful_set,
+                    "DaemonSet": self.restarter.patch_namespaced_daemon_set}
         restarted = []
         for kind, namespace, name in workloads_to_restart(pods):
             patchers[kind](name, namespace, patch)
@@ -68,8 +69,10 @@ class OldPodsReport:
         return restarted
 
 
-def report(api: client.ApiClient, status: UpgradePlanStatus, restart: bool) -> UpgradePlanStatus:
-    finder = OldPodsReport(api)
+def report(api: client.ApiClient, acting: client.ApiClient, status: UpgradePlanStatus,
+           restart: bool) -> UpgradePlanStatus:
+    """`api` reads; `acting` restarts (the plan's identity)."""
+    finder = OldPodsReport(api, acting)
     pods = finder.find(status)
     restarted = finder.restart(pods) if restart else []
     return status.model_copy(update={

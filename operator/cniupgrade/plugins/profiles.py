@@ -14,9 +14,12 @@ class Profile(Protocol):
     def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]: ...  # Deployments updated first
     def target_images(self, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]: ...
     def installed_version(self, images: Mapping[str, str]) -> str | None: ...
+    # The vendor's image repositories: a plan's images must come from these or the admin's allow-list.
+    image_repositories: tuple[str, ...]
 
 
 class GenericProfile:
+    image_repositories: tuple[str, ...] = ()  # no vendor: only what the cluster admin allows
     def daemonset_name(self, spec: UpgradePlanSpec) -> str:
         if spec.daemon_set is None:
             raise ValueError("the generic profile needs spec.daemonSet")
@@ -36,6 +39,7 @@ class SpiderpoolProfile:
     """Spiderpool's own images are tagged v<appVersion>; Multus and others keep their image."""
 
     OWN_IMAGES = ("spiderpool-agent", "spiderpool-controller", "spiderpool-plugins")
+    image_repositories = spiderpool_facts.IMAGE_REPOSITORIES
 
     def daemonset_name(self, spec: UpgradePlanSpec) -> str:
         return spec.daemon_set.name if spec.daemon_set else spiderpool_facts.AGENT_DAEMONSET
@@ -60,6 +64,8 @@ class SpiderpoolProfile:
 
 class Uk8sProfile:
     """cni-vpc images are tagged with the bare version (1.3.0, 1.0.4-lts)."""
+
+    image_repositories = uk8s_facts.IMAGE_REPOSITORIES
 
     def daemonset_name(self, spec: UpgradePlanSpec) -> str:
         return spec.daemon_set.name if spec.daemon_set else uk8s_facts.DAEMONSETS[spec.uk8s.component]

@@ -50,10 +50,12 @@ class _Reconcile(Preparation, Rollback):
     def run(self) -> Decision:
         digest = spec_digest(self.spec)
         phase = self.status.phase
-        if self.status.started_at and phase not in TERMINAL_PHASES:
-            return self.rolling()
         if settled(self.spec, self.status, self.retry):
             return self.finish(phase, self._last_reason(), self._last_message())
+        if self.obs.out_of_bounds is not None:  # before anything else: the operator does not act there at all
+            return self.out_of_bounds(self.obs.out_of_bounds, digest)
+        if self.status.started_at and phase not in TERMINAL_PHASES:
+            return self.rolling()
         if retry_requested(self.status, self.retry):
             # Then the same path as a changed spec. A plan that still holds its DaemonSet resumes it: nodes that
             # passed keep their results, failed ones start afresh.

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Mapping
 
 from cniupgrade.api.models import parse_time
-from cniupgrade.preflight.framework import Verdict
+from cniupgrade.preflight.framework import Finding, Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.rollout.planner import NodeInfo
 
@@ -145,6 +145,12 @@ class Observation:
     installed_version: str | None = None  # from the plugin's own record (e.g. its helm release), when it has one
     preflight: Verdict | None = None  # the plugin's pre-flight checks, when the plan is not rolling yet
     excluded_nodes: Mapping[str, str] = field(default_factory=dict)  # left out by the profile, with why
+    out_of_bounds: Finding | None = None  # the plan names a namespace it may not manage: nothing was read
+
+    @classmethod
+    def refused(cls, now: dt.datetime, plan_key: str, boundary: Finding) -> Observation:
+        """What a plan outside its namespace boundary observes: nothing of the cluster, only why."""
+        return cls(now=now, plan_key=plan_key, daemonset=None, current_revision=None, out_of_bounds=boundary)
 
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""

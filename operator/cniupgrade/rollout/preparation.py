@@ -4,7 +4,7 @@ from __future__ import annotations
 from cniupgrade.api import conditions as cond
 from cniupgrade.api.models import CheckResult, ComputedPlan, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.plugins.profiles import profile_for
-from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
+from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Finding, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.layout import layout_of
@@ -63,18 +63,9 @@ class Preparation(ReconcileBase):
             original_update_strategy=original, plan=plan, spec_hash=digest,
             last_handled_retry=self.status.last_handled_retry, approved_spec_hash=self.status.approved_spec_hash,
             started_at=(self.status.started_at or self.now) if ours else None)
-        for check in checks:  # each finding once, when it first fails
-            if check.result == "Failed" and check.id not in previously_failed:
-                objects = f" [{', '.join(check.objects)}]" if check.objects else ""
-                self.event("CheckFailed", f"{check.id} ({check.severity}): {check.message}{objects}",
-                           warning=check.severity != "Info")
+        self._report_new_failures(checks, previously_failed)
         if blocking and not ours:
-            self.nodes = NodeResults()
-            if not set(blocking) <= previously_failed:
-                self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
-            self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
-            return self.finish(Phase.preflight, "PreflightBlocked",
-                               f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
+            return self._blocked(blocking, previously_failed)
         self.nodes = NodeResults(self._passed_nodes(plan, target) if ours else ())
         if replanned:
             self.event("PlanComputed", f"{nodes_total} node(s) in {len(plan.batches)} batch(es) of at most "
@@ -84,6 +75,35 @@ class Preparation(ReconcileBase):
         if self.approval_pending(digest):
             return self.wait_for_approval()
         return self.migrate_then_start()
+
+    def out_of_bounds(self, boundary: Finding, digest: str) -> Decision:
+        """The plan names a namespace it may not manage: blocked before anything there is read or changed. It
+        plans again once the spec is fixed or its namespace is trusted."""
+        previously_failed = {c.id for c in self.status.checks if c.result == "Failed"}
+        checks = check_results(Verdict([boundary]))
+        self.status = UpgradePlanStatus(
+            conditions=cond.set_condition(self.status.conditions, cond.PREFLIGHT_PASSED, False, "ChecksFailed",
+                                          f"blocked by {boundary.check_id} (see status.checks)", self.now,
+                                          self.generation),
+            checks=checks, spec_hash=digest, last_handled_retry=self.status.last_handled_retry,
+            approved_spec_hash=self.status.approved_spec_hash)
+        self._report_new_failures(checks, previously_failed)
+        return self._blocked([boundary.check_id], previously_failed)
+
+    def _report_new_failures(self, checks: list[CheckResult], previously_failed: set[str]) -> None:
+        for check in checks:  # each finding once, when it first fails
+            if check.result == "Failed" and check.id not in previously_failed:
+                objects = f" [{', '.join(check.objects)}]" if check.objects else ""
+                self.event("CheckFailed", f"{check.id} ({check.severity}): {check.message}{objects}",
+                           warning=check.severity != "Info")
+
+    def _blocked(self, blocking: list[str], previously_failed: set[str]) -> Decision:
+        self.nodes = NodeResults()
+        if not set(blocking) <= previously_failed:
+            self.event("PreflightBlocked", f"blocked by {', '.join(blocking)}; see status.checks", warning=True)
+        self.wake_in(PREFLIGHT_RECHECK_SECONDS)  # fixing the cluster unblocks the plan
+        return self.finish(Phase.preflight, "PreflightBlocked",
+                           f"pre-flight checks failed: {', '.join(blocking)}; see status.checks", blocked=True)
 
     def approval_pending(self, digest: str) -> bool:
         """Whether requireApproval still holds the plan. spec.approved counts for the spec it was given for: this

@@ -6,6 +6,8 @@ RELEASE = "spiderpool"
 AGENT_DAEMONSET = "spiderpool-agent"
 CONTROLLER_DEPLOYMENT = "spiderpool-controller"
 INIT_POD = "spiderpool-init"
+# Where the chart's images come from: Spiderpool's own, and Multus (k8snetworkplumbingwg).
+IMAGE_REPOSITORIES = ("ghcr.io/spidernet-io/spiderpool", "ghcr.io/k8snetworkplumbingwg")
 
 CRD_MULTUS_CONFIG = f"spidermultusconfigs.{GROUP}"
 CRD_COORDINATOR = f"spidercoordinators.{GROUP}"
