@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 from dataclasses import replace
 import threading
@@ -28,6 +29,7 @@ from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight import security_checks
+from cniupgrade.preflight.framework import Finding
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
@@ -63,6 +65,7 @@ class PlanRunner:
         self.finished = threading.Event()
         self.status_book = StatusBook()
         self.policy = policy.active()
+        self._forbidden_reported: str | None = None
         self.preflight_cache: tuple[str, float, Observation] | None = None
         self._spec_cache: tuple[tuple, models.UpgradePlanSpec] | None = None
 
@@ -112,6 +115,11 @@ class PlanRunner:
         except ApiException as exc:
             if exc.status == 409:  # someone changed an object under us: decide again from fresh state
                 return 0.05
+            if exc.status == 403:
+                try:
+                    self._report_forbidden(exc)
+                except Exception as report_exc:  # noqa: BLE001 - say it in the log at least
+                    log.warning("plan %s/%s: could not report %s", self.namespace, self.name, report_exc)
             log.warning("plan %s/%s: API error %s %s; retrying in %.1fs", self.namespace, self.name, exc.status,
                         exc.reason, self.backoff)
         except Exception:  # noqa: BLE001 - the loop must survive anything and retry
@@ -119,6 +127,24 @@ class PlanRunner:
         metrics.error(self.namespace, self.name)
         delay, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
         return delay
+
+    def _report_forbidden(self, exc: ApiException) -> None:
+        """A change the plan's identity may not make (the operator's RBAC, or the account in
+        spec.serviceAccountName): said in status and a Warning Event, not only in the log. Nothing of the step was
+        recorded; the loop retries it, so granting the right lets the plan go on."""
+        try:
+            message = json.loads(exc.body)["message"]
+        except (TypeError, ValueError, KeyError):
+            message = exc.reason or "forbidden"
+        status = self.status_book.decided or models.UpgradePlanStatus()
+        now = iso(dt.datetime.now(dt.timezone.utc))
+        self.status_book.record(status.model_copy(update={"conditions": cond.lifecycle_conditions(
+            status.conditions, status.phase or models.Phase.pending, "Forbidden", message, now,
+            status.observed_generation, blocked=True)}))
+        self._write_status(urgent=True)
+        if message != self._forbidden_reported:
+            self._forbidden_reported = message
+            self.executor.post_event(act.Event("Warning", "Forbidden", message))
 
     def reconcile_once(self) -> float:
         if not self.plan.wait_synced(30):
@@ -148,7 +174,7 @@ class PlanRunner:
             self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
             observation = self.view.observe()
             if needs_preflight(spec, status, retry):
-                observation = self._preflight(spec, observation)
+                observation = self._preflight(spec, observation, boundary)
         self.executor.act_as(acting_client(self.api, self.namespace, spec.service_account_name))
         decision = decide(spec, status, observation, generation, retry)
         if self._wants_old_pods_report(spec, decision.status):
@@ -177,7 +203,8 @@ class PlanRunner:
             self.view.stop()
             self.view = None
 
-    def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
+    def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation,
+                   boundary: Finding) -> Observation:
         """The plugin's checks read much of the cluster: a plan waiting (for approval, the pre-pull, a fix) re-runs
         them per spec at most every preflight_interval() of their last duration."""
         key = spec_digest(spec)
@@ -186,7 +213,7 @@ class PlanRunner:
             return replace(observation, installed_version=cached[2].installed_version,
                            preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
         started = time.monotonic()
-        observation = with_preflight(self.api, spec, observation, self.policy)
+        observation = with_preflight(self.api, spec, observation, self.policy, boundary)
         finished = time.monotonic()
         self.preflight_cache = (key, finished + preflight_interval(finished - started), observation)
         return observation

@@ -85,7 +85,7 @@ TEST_IMAGE_REPOSITORIES = "example.com"
 
 
 @pytest.fixture(scope="session")
-def operator_policy(cluster, kubectl) -> dict[str, str]:
+def operator_policy(operator_rbac, kubectl) -> dict[str, str]:
     """deploy/policy.yaml (the admission policy and its ConfigMap) with the tests' images allowed; returns the
     environment the Deployment gives the operator from it."""
     docs = deployment.policy_documents(allowedImageRepositories=TEST_IMAGE_REPOSITORIES)
@@ -94,7 +94,7 @@ def operator_policy(cluster, kubectl) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def operator_rbac(cluster, admin_api, kubectl, operator_policy) -> Path:
+def operator_rbac(cluster, admin_api, kubectl) -> Path:
     """The CRD and the operator's namespace, ServiceAccount and RBAC, exactly as deploy/ ships them."""
     for path in deployment.MANIFESTS:
         if path.name != "policy.yaml":  # applied by operator_policy, with the tests' image repositories

@@ -65,6 +65,8 @@ CASES = {
     "bad helm release name": ({"spiderpool": {"releaseName": "Spider_Pool"}}, "spec.spiderpool.releaseName"),
     "migrations as text": ({"migrations": {"enabled": "sometimes"}}, "spec.migrations.enabled"),
     "skip list as text": ({"preflight": {"skip": "all"}}, "spec.preflight.skip"),
+    "skipping a security check": ({"preflight": {"skip": ["security.image-policy"]}}, "spec.preflight.skip[0]"),
+    "service account in capitals": ({"serviceAccountName": "Admin"}, "spec.serviceAccountName"),
 }
 
 

@@ -17,8 +17,10 @@ def test_the_kustomize_base_applies_cleanly_server_side(kubectl, operator_rbac):
     """A dry run persists nothing, so the namespace comes from the installed RBAC fixture."""
     rendered = kubectl("kustomize", str(REPO / "deploy")).stdout
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
-    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
-                     "Namespace", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+                     "ConfigMap", "CustomResourceDefinition", "Deployment", "Namespace", "Role", "RoleBinding",
+                     "RoleBinding", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+                     "ValidatingAdmissionPolicyBinding"]
     result = kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=rendered,
                      check=False)
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,9 @@ from __future__ import annotations
 from kubernetes.client.rest import ApiException
 
 from cniupgrade import metrics
+from cniupgrade.api.models import Phase, UpgradePlanStatus
 from cniupgrade.engine import MAX_BACKOFF_SECONDS, PlanRunner
+from cniupgrade.status_book import StatusBook
 
 
 def runner_with(outcomes):
@@ -44,3 +46,31 @@ def test_a_waiting_plan_re_runs_costly_checks_less_often():
     from cniupgrade.engine import PREFLIGHT_MIN_INTERVAL, preflight_interval
     assert preflight_interval(0.2) == PREFLIGHT_MIN_INTERVAL  # a small cluster: every 10 s, as before
     assert preflight_interval(15.0) == 150.0  # 100k SpiderEndpoints: the checks take ~1/10 of the time
+
+
+class RecordingExecutor:
+    def __init__(self):
+        self.writes, self.events = [], []
+
+    def write_status(self, status) -> str:
+        self.writes.append(status)
+        return str(100 + len(self.writes))
+
+    def post_event(self, event) -> None:
+        self.events.append(event)
+
+
+def test_a_forbidden_change_is_said_in_status_and_in_one_event_and_retried():
+    denied = ApiException(status=403, reason="Forbidden")
+    denied.body = ('{"message": "daemonsets.apps \\"agent\\" is forbidden: User '
+                   '\\"system:serviceaccount:ops:weak\\" cannot patch resource \\"daemonsets\\""}')
+    runner = runner_with([denied, denied])
+    runner.status_book, runner.executor, runner._forbidden_reported = StatusBook(), RecordingExecutor(), None
+    runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()
+    runner.status_book.record(UpgradePlanStatus(phase=Phase.canary, observed_generation=2))
+    assert [runner._step() for _ in range(2)] == [0.5, 1.0]  # retried with backoff, as any API error
+    stalled = {c.type: c for c in runner.executor.writes[-1].conditions}["Stalled"]
+    assert stalled.status == "True" and stalled.reason == "Forbidden"
+    assert 'User "system:serviceaccount:ops:weak" cannot patch' in stalled.message
+    assert runner.executor.writes[-1].phase is Phase.canary  # the phase it was in; nothing else changed
+    assert [e.reason for e in runner.executor.events] == ["Forbidden"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from cniupgrade.policy import (ALLOWED_IMAGES_ENV, REQUIRE_DIGEST_ENV, TRUSTED_NAMESPACES_ENV, SecurityPolicy)
+from cniupgrade.policy import ALLOWED_IMAGES_ENV, REQUIRE_DIGEST_ENV, TRUSTED_NAMESPACES_ENV, SecurityPolicy
 from cniupgrade.preflight.framework import Check, Finding, Severity
 
 NAMESPACE_BOUNDARY = "security.namespace-boundary"
