@@ -29,7 +29,6 @@ from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight import security_checks
-from cniupgrade.preflight.framework import Finding
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
@@ -174,7 +173,7 @@ class PlanRunner:
             self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
             observation = self.view.observe()
             if needs_preflight(spec, status, retry):
-                observation = self._preflight(spec, observation, boundary)
+                observation = self._preflight(spec, observation)
         self.executor.act_as(acting_client(self.api, self.namespace, spec.service_account_name))
         decision = decide(spec, status, observation, generation, retry)
         if self._wants_old_pods_report(spec, decision.status):
@@ -203,8 +202,7 @@ class PlanRunner:
             self.view.stop()
             self.view = None
 
-    def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation,
-                   boundary: Finding) -> Observation:
+    def _preflight(self, spec: models.UpgradePlanSpec, observation: Observation) -> Observation:
         """The plugin's checks read much of the cluster: a plan waiting (for approval, the pre-pull, a fix) re-runs
         them per spec at most every preflight_interval() of their last duration."""
         key = spec_digest(spec)
@@ -213,7 +211,7 @@ class PlanRunner:
             return replace(observation, installed_version=cached[2].installed_version,
                            preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
         started = time.monotonic()
-        observation = with_preflight(self.api, spec, observation, self.policy, boundary)
+        observation = with_preflight(self.api, spec, observation, self.policy, self.namespace)
         finished = time.monotonic()
         self.preflight_cache = (key, finished + preflight_interval(finished - started), observation)
         return observation

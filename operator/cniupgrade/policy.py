@@ -9,7 +9,9 @@ from dataclasses import dataclass
 TRUSTED_NAMESPACES_ENV = "CNIUPGRADE_TRUSTED_NAMESPACES"
 ALLOWED_IMAGES_ENV = "CNIUPGRADE_ALLOWED_IMAGE_REPOSITORIES"
 REQUIRE_DIGEST_ENV = "CNIUPGRADE_REQUIRE_IMAGE_DIGEST"
-DEFAULT_TRUSTED_NAMESPACES = ("cniupgrade-system",)
+# The operator's own namespace, and kube-system: where plugins usually run, and where whoever may create objects
+# already controls the cluster. A plan there may make its plugin's cluster-wide migrations.
+DEFAULT_TRUSTED_NAMESPACES = ("cniupgrade-system", "kube-system")
 
 
 def split_list(text: str | None) -> tuple[str, ...]:

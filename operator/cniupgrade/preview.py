@@ -57,7 +57,7 @@ def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Previ
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
                     profile_for(spec).control_plane(spec))
     try:
-        observation = with_preflight(api, spec, view.observe(), security, boundary)
+        observation = with_preflight(api, spec, view.observe(), security, namespace)
     finally:
         view.stop()
     return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))

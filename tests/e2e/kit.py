@@ -99,3 +99,44 @@ def plan_events(api: client.ApiClient, namespace: str, *wanted: str, name: str =
             namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={models.KIND}").items
         return found if set(wanted) <= {e.reason for e in found} else None
     return wait_for(events, timeout, f"events {', '.join(wanted)} of UpgradePlan {namespace}/{name}")
+
+
+class PlanAccount:
+    """A ServiceAccount for spec.serviceAccountName with `rules` in its namespace (a Role) and `cluster_rules`
+    (a ClusterRole, removed on exit: cluster-scoped objects outlive the test's namespace)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str, rules: list[dict],
+                 cluster_rules: list[dict] | None = None):
+        self.rbac, self.namespace, self.name = client.RbacAuthorizationV1Api(api), namespace, name
+        self.rules, self.cluster_rules = rules, cluster_rules or []
+        self.cluster_name = f"{namespace}-{name}"
+        client.CoreV1Api(api).create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+
+    def _binding(self, kind: str, name: str) -> dict:
+        return {"metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": self.name, "namespace": self.namespace}]}
+
+    def __enter__(self) -> PlanAccount:
+        self.rbac.create_namespaced_role(self.namespace, {"metadata": {"name": self.name}, "rules": self.rules})
+        self.rbac.create_namespaced_role_binding(self.namespace, self._binding("Role", self.name))
+        if self.cluster_rules:
+            self.rbac.create_cluster_role({"metadata": {"name": self.cluster_name}, "rules": self.cluster_rules})
+            self.rbac.create_cluster_role_binding(self._binding("ClusterRole", self.cluster_name))
+        return self
+
+    def grant(self, rules: list[dict]) -> None:
+        self.rules = rules
+        self.rbac.patch_namespaced_role(self.name, self.namespace, {"rules": rules})
+
+    def __exit__(self, *exc) -> None:
+        if self.cluster_rules:
+            self.rbac.delete_cluster_role_binding(self.cluster_name)
+            self.rbac.delete_cluster_role(self.cluster_name)
+
+
+# What an account needs to roll a DaemonSet of its namespace (docs/security.md), pre-pull and probe included.
+ROLL_DAEMONSET_RULES = [
+    {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get", "list", "watch", "patch", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
+]

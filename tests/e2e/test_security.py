@@ -14,7 +14,8 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from localcluster import deployment
 from tests.e2e.conftest import E2E_NODES, TEST_IMAGE_REPOSITORIES
-from tests.e2e.kit import ORIGINAL_STRATEGY, Plans, create_agent, plan_body, plan_events
+from tests.e2e.kit import (ORIGINAL_STRATEGY, ROLL_DAEMONSET_RULES, PlanAccount, Plans, create_agent, plan_body,
+                          plan_events)
 from tests.helpers import wait_for
 
 ATTACKER_IMAGE = "attacker.example/miner:latest"
@@ -65,7 +66,8 @@ def test_the_attack_is_refused_at_admission_naming_the_rule(admin_api, namespace
         create(admin_api, attack(namespace, victim))
     assert refused.value.status in (403, 422)
     assert f"spec.namespace {victim} is outside the plan's namespace {namespace}" in refused.value.body
-    assert "trusted namespace (cniupgrade-system)" in refused.value.body and BINDING in refused.value.body
+    assert "trusted namespace (cniupgrade-system, kube-system)" in refused.value.body
+    assert BINDING in refused.value.body
     assert_untouched(admin_api, victim)
 
 
@@ -145,29 +147,21 @@ def test_an_image_outside_the_policy_stops_the_plan_in_preflight(admin_api, name
 
 def test_a_plan_acting_as_its_service_account_can_do_no_more_than_it_may(admin_api, namespace, operator, plans):
     create_agent(admin_api, namespace, E2E_NODES)
-    core, rbac = client.CoreV1Api(admin_api), client.RbacAuthorizationV1Api(admin_api)
-    core.create_namespaced_service_account(namespace, {"metadata": {"name": "cni-upgrader"}})
-    rules = [{"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get", "list", "watch"]},
-             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]}]
-    rbac.create_namespaced_role(namespace, {"metadata": {"name": "cni-upgrader"}, "rules": rules})
-    rbac.create_namespaced_role_binding(namespace, {
-        "metadata": {"name": "cni-upgrader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cni-upgrader"},
-        "subjects": [{"kind": "ServiceAccount", "name": "cni-upgrader", "namespace": namespace}]})
-    plans.create(serviceAccountName="cni-upgrader", prePull={"enabled": False}, rollout={"maxUnavailable": 8})
+    read_only = [{"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]}]
+    with PlanAccount(admin_api, namespace, "cni-upgrader", read_only) as account:
+        plans.create(serviceAccountName="cni-upgrader", prePull={"enabled": False}, rollout={"maxUnavailable": 8})
 
-    def forbidden():
-        return next((c for c in plans.status().get("conditions", [])
-                     if c["type"] == "Stalled" and c["reason"] == "Forbidden"), None)
-    stalled = wait_for(forbidden, 60, "the plan to report the denied write")
-    assert f'User "system:serviceaccount:{namespace}:cni-upgrader" cannot patch resource "daemonsets"' \
-        in stalled["message"]
-    plan_events(admin_api, namespace, "Forbidden")
-    assert_untouched(admin_api, namespace)  # the operator could have; the account it acts as may not
+        def forbidden():
+            return next((c for c in plans.status().get("conditions", [])
+                         if c["type"] == "Stalled" and c["reason"] == "Forbidden"), None)
+        stalled = wait_for(forbidden, 60, "the plan to report the denied write")
+        assert f'User "system:serviceaccount:{namespace}:cni-upgrader" cannot patch resource "daemonsets"' \
+            in stalled["message"]
+        plan_events(admin_api, namespace, "Forbidden")
+        assert_untouched(admin_api, namespace)  # the operator could have; the account it acts as may not
 
-    rules[0]["verbs"].append("patch")  # granted: the plan goes on by itself
-    rbac.patch_namespaced_role("cni-upgrader", namespace, {"rules": rules})
-    status = plans.wait_phase("Succeeded", "Failed", timeout=120)
+        account.grant(ROLL_DAEMONSET_RULES)  # granted: the plan goes on by itself
+        status = plans.wait_phase("Succeeded", "Failed", timeout=120)
     assert status["phase"] == "Succeeded", status
-    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-    assert ready["status"] == "True"
+    assert next(c for c in status["conditions"] if c["type"] == "Ready")["status"] == "True"

@@ -10,9 +10,11 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount
 from tests.e2e.spiderpool import seed
 
-EXPECTED_ORDER = ["generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
+SECURITY_CHECKS = ["security.namespace-boundary", "security.image-policy", "security.cluster-scope"]
+EXPECTED_ORDER = [*SECURITY_CHECKS, "generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
                   "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
                   "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
                   "spiderpool.host-ports", "spiderpool.helm-release-behind"]
@@ -36,6 +38,16 @@ def preview(cluster, tmp_path, namespace: str, target: str) -> str:
     return out.stdout
 
 
+# What a Spiderpool plan's account needs (docs/security.md): the agent and controller, the CRD source, the init
+# pod; and, cluster-wide, what the migrations change.
+SPIDERPOOL_RULES = [*ROLL_DAEMONSET_RULES,
+                    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]},
+                    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+SPIDERPOOL_CLUSTER_RULES = [
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["create", "patch"]},
+    {"apiGroups": [seed.GROUP], "resources": ["spiderippools", "spiderendpoints"], "verbs": ["patch"]}]
+
+
 def spiderpool_plan(plans, **spec):
     return plans.create(plugin="spiderpool", target="0.9.5", daemonSet=None, **spec)
 
@@ -50,8 +62,15 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
     assert [c["id"] for c in status["checks"]] == EXPECTED_ORDER
     assert status["fromVersion"] == "0.3.5"
     failed = {i for i, c in checks.items() if c["result"] == "Failed"}
-    assert failed == set(EXPECTED_ORDER) - {"generic.downgrade", "spiderpool.skip-0.9.0",
+    assert failed == set(EXPECTED_ORDER) - {"security.namespace-boundary", "security.image-policy",
+                                            "generic.downgrade", "spiderpool.skip-0.9.0",
                                             "spiderpool.helm-release-behind"}
+    # its migrations reach beyond the namespace of a plan that is neither trusted nor acting as an account
+    # (the CRDs are no migration here: without spec.spiderpool.crdSourceConfigMap there is nothing to apply)
+    assert checks["security.cluster-scope"]["objects"] == [
+        "migration spiderpool.add-auto-pool-labels: SpiderIPPools (cluster-scoped)",
+        "migration spiderpool.endpoint-owner-type-pod: SpiderEndpoints in every namespace"]
+    assert "spec.serviceAccountName" in checks["security.cluster-scope"]["remediation"]
     assert checks["spiderpool.auto-pool-labels"]["objects"] == [seeded["old_pool"]]
     assert checks["spiderpool.endpoint-owner-type"]["objects"] == [seeded["endpoint_none"]]
     assert checks["spiderpool.missing-crds"]["objects"] == ["spidermultusconfigs.spiderpool.spidernet.io"]
@@ -74,7 +93,7 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
 def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, cluster, tmp_path):
     printed = preview(cluster, tmp_path, namespace, "0.9.5")
     text = printed.split("checks (in the vendor's order):", 1)[1]
-    positions = [text.index(check_id) for check_id in EXPECTED_ORDER]
+    positions = [text.index(f" {check_id}: ") for check_id in EXPECTED_ORDER]  # where each check's line names it
     assert positions == sorted(positions)  # in the vendor's order
     assert "0.3.5 -> 0.9.5" in printed and "would be: Preflight" in printed and seeded["old_pool"] in text
     assert "after the upgrade: helm release spiderpool still records Spiderpool 0.3.5: helm upgrade spiderpool " \
@@ -95,16 +114,19 @@ def test_migrations_fix_every_note_then_the_agent_rolls(admin_api, namespace, se
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "spiderpool-0-9-5-crds"},
                                                   "data": {"crds.yaml": (seed.HERE / "target-crds.yaml").read_text()}})
     core.delete_namespaced_pod("node-exporter", namespace)  # the host-port clash is for people to resolve
-    try:
-        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
-            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
-            "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": namespace,
-                     "spiderpool": {"crdSourceConfigMap": "spiderpool-0-9-5-crds"},
-                     "rollout": {"maxUnavailable": 8, "canary": {"count": 1}}}})
-        status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=120)
-        assert status["phase"] == "Succeeded", status.get("conditions")
-    finally:
-        reasons = [e.reason for e in client.CoreV1Api(admin_api).list_namespaced_event(namespace).items]
+    # The plan's namespace is not trusted with cluster-wide changes: they are made as its account (docs/security.md)
+    with PlanAccount(admin_api, namespace, "spiderpool-upgrader", SPIDERPOOL_RULES, SPIDERPOOL_CLUSTER_RULES):
+        try:
+            plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+                "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+                "spec": {"plugin": "spiderpool", "targetVersion": "0.9.5", "namespace": namespace,
+                         "serviceAccountName": "spiderpool-upgrader",
+                         "spiderpool": {"crdSourceConfigMap": "spiderpool-0-9-5-crds"},
+                         "rollout": {"maxUnavailable": 8, "canary": {"count": 1}}}})
+            status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=120)
+            assert status["phase"] == "Succeeded", status.get("conditions")
+        finally:
+            reasons = [e.reason for e in client.CoreV1Api(admin_api).list_namespaced_event(namespace).items]
     assert reasons.count("MigrationApplied") >= 5 and "MigrationFailed" not in reasons
 
     endpoint = custom.get_namespaced_custom_object(seed.GROUP, seed.VERSION, namespace, "spiderendpoints", "web-0")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import plan_events
+from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount, plan_events
 from tests.e2e.recorder import PodRecorder
 from tests.helpers import wait_for
 
@@ -29,18 +29,26 @@ def install_cni_vpc(admin_api, namespace):
              "cni-vpc-node everywhere and web ready")
 
 
-def create_plan(plans, namespace, **uk8s):
+def create_plan(plans, namespace, account: str | None = None, **uk8s):
     plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
         "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
         "spec": {"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0", "namespace": namespace,
-                 "rollout": {"maxUnavailable": 6}, "uk8s": uk8s}})
+                 "rollout": {"maxUnavailable": 6}, "uk8s": uk8s,
+                 **({"serviceAccountName": account} if account else {})}})
+
+
+# Restarting old pods' workloads reaches beyond the plugin's namespace, so a plan in an untrusted namespace does
+# it as its account, which may restart the workloads of this namespace only.
+RESTARTER_RULES = [*ROLL_DAEMONSET_RULES,
+                   {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["patch"]}]
 
 
 def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_api, namespace, operator, plans):
     install_cni_vpc(admin_api, namespace)
     apps = client.AppsV1Api(admin_api)
-    with PodRecorder(admin_api, namespace, "app=cni-vpc-node") as recorder:
-        create_plan(plans, namespace, maintainedKubernetesMinors=["1.36"], restartOldPods=True)
+    with PodRecorder(admin_api, namespace, "app=cni-vpc-node") as recorder, \
+            PlanAccount(admin_api, namespace, "cni-vpc-upgrader", RESTARTER_RULES):
+        create_plan(plans, namespace, "cni-vpc-upgrader", maintainedKubernetesMinors=["1.36"], restartOldPods=True)
         status = wait_for(lambda: (s := plans.status()).get("phase") == "Succeeded" and s.get("oldPods") is not None
                           and s, 120, "the upgrade and its old-pods report")
     batches = status["plan"]["batches"]
@@ -55,7 +63,9 @@ def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_a
     web = apps.read_namespaced_deployment("web", namespace)
     assert "kubectl.kubernetes.io/restartedAt" in (web.spec.template.metadata.annotations or {})
     checks = {c["id"]: c["result"] for c in status["checks"]}
-    assert checks == {"generic.downgrade": "Passed", "uk8s.lts-only": "Passed", "uk8s.unreadable-versions": "Passed"}
+    assert checks == {"security.namespace-boundary": "Passed", "security.image-policy": "Passed",
+                      "security.cluster-scope": "Passed", "generic.downgrade": "Passed", "uk8s.lts-only": "Passed",
+                      "uk8s.unreadable-versions": "Passed"}
     events = plan_events(admin_api, namespace, "OldPodsFound")
     assert any(e.reason == "OldPodsFound" and "restarted" in e.message for e in events)
 

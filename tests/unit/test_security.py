@@ -8,8 +8,9 @@ from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.kube.migrations import crd_refusal
 from cniupgrade.kube.preflight import images_snapshot
 from cniupgrade.policy import SecurityPolicy, split_list
-from cniupgrade.preflight.security_checks import (ImagesSnapshot, image_policy, namespace_boundary,
-                                                  normalized_repository, repository_allowed)
+from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.preflight.security_checks import (ImagesSnapshot, ScopeSnapshot, cluster_scope, image_policy,
+                                                  namespace_boundary, normalized_repository, repository_allowed)
 from cniupgrade.rollout.observation import DeploymentView
 from tests.unit.builders import observe
 
@@ -31,7 +32,7 @@ def test_the_policy_reads_the_configmaps_lists_from_the_environment():
                                       "CNIUPGRADE_REQUIRE_IMAGE_DIGEST": "true"})
     assert policy.trusted_namespaces == {"ops", "platform"}
     assert policy.allowed_image_repositories == ("registry.example.com/mirror",) and policy.require_digest
-    assert SecurityPolicy.from_env({}).trusted_namespaces == {"cniupgrade-system"}
+    assert SecurityPolicy.from_env({}).trusted_namespaces == {"cniupgrade-system", "kube-system"}
     assert SecurityPolicy.from_env({"CNIUPGRADE_TRUSTED_NAMESPACES": ""}).trusted_namespaces == frozenset()
     assert split_list(" a ,, b ") == ("a", "b")
 
@@ -150,3 +151,28 @@ def test_only_the_plugins_own_crds_with_a_conversion_webhook_in_its_namespace_ar
     assert "Service team-a/hook" in crd_refusal(
         crd(conversion=webhook(service={"namespace": "team-a", "name": "hook"})), "kube-system")
     assert crd_refusal({"kind": "ClusterRoleBinding", "metadata": {"name": "x"}}, "kube-system")
+
+
+def scope(cluster_wide=("migration spiderpool.apply-crds: Spiderpool's CustomResourceDefinitions",), **kw):
+    return ScopeSnapshot(**{"plan_namespace": "team-a", "policy": POLICY, "service_account": None,
+                            "cluster_wide": cluster_wide, **kw})
+
+
+def test_cluster_wide_changes_need_a_trusted_namespace_or_the_plans_own_account():
+    assert cluster_scope(scope(cluster_wide=())).passed
+    refused = cluster_scope(scope())
+    assert not refused.passed and refused.objects == scope().cluster_wide
+    assert "spec.serviceAccountName" in refused.remediation
+    assert cluster_scope(scope(service_account="upgrader")).passed
+    assert cluster_scope(scope(plan_namespace="cniupgrade-system")).passed
+
+
+def test_each_plugin_says_which_of_its_changes_reach_beyond_its_namespace():
+    migrations = ["spiderpool.delete-init-pod", "spiderpool.apply-crds", "spiderpool.apply-crds",
+                  "spiderpool.controller-max-surge-0"]
+    assert profile_for(spiderpool_spec()).cluster_wide_changes(spiderpool_spec(), migrations) == (
+        "migration spiderpool.apply-crds: Spiderpool's CustomResourceDefinitions",)
+    uk8s = UpgradePlanSpec.model_validate({"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0"})
+    assert profile_for(uk8s).cluster_wide_changes(uk8s, []) == ()
+    restarting = uk8s.model_copy(update={"uk8s": uk8s.uk8s.model_copy(update={"restart_old_pods": True})})
+    assert "every namespace" in profile_for(restarting).cluster_wide_changes(restarting, [])[0]

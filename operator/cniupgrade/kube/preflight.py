@@ -16,7 +16,7 @@ from cniupgrade.plugins.spiderpool import checks as spiderpool_checks
 from cniupgrade.plugins.uk8s import checks as uk8s_checks
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.preflight import generic_checks, security_checks
-from cniupgrade.preflight.framework import Finding, Verdict, evaluate, parse_version
+from cniupgrade.preflight.framework import Verdict, evaluate, parse_version
 from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.planner import NodeInfo
 
@@ -29,16 +29,21 @@ class PreflightReport:
 
 
 def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Observation,
-                   policy: SecurityPolicy, boundary: Finding) -> Observation:
+                   policy: SecurityPolicy, plan_namespace: str) -> Observation:
     """The observation with the plugin's pre-flight report folded in (installed version, checks, exclusions),
-    after the checks that keep the plan within the admin's policy (never skipped): `boundary`, the namespace
-    boundary the plan passed, and the image policy."""
+    after the checks that keep the plan within the admin's policy (never skipped): the namespace boundary the
+    plan passed, the image policy, and the reach of the changes it would make."""
     images = dict(observation.daemonset.images) if observation.daemonset else {}
     report = run_preflight(api, spec, images, list(observation.nodes.values()))
-    guard = evaluate(security_checks.CHECKS, images_snapshot(spec, observation, policy), None, None)
     verdict = report.verdict or Verdict()
+    migrations = [f.migration for f in verdict.migrations()] if spec.migrations.enabled else []
+    scope = security_checks.ScopeSnapshot(plan_namespace, policy, spec.service_account_name,
+                                          profile_for(spec).cluster_wide_changes(spec, migrations))
+    guard = [security_checks.namespace_boundary(plan_namespace, spec.namespace, policy),
+             security_checks.image_policy(images_snapshot(spec, observation, policy)),
+             security_checks.cluster_scope(scope)]
     return replace(observation, installed_version=report.installed_version, excluded_nodes=report.excluded_nodes,
-                   preflight=Verdict([boundary, *guard.findings, *verdict.findings], verdict.skipped))
+                   preflight=Verdict([*guard, *verdict.findings], verdict.skipped))
 
 
 def images_snapshot(spec: UpgradePlanSpec, observation: Observation,

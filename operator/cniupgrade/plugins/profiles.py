@@ -1,7 +1,7 @@
 """What differs per plugin: which DaemonSet, which target images, where the installed version comes from."""
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from typing import Iterable, Mapping, Protocol
 
 from cniupgrade.api.models import Plugin, UpgradePlanSpec
 from cniupgrade.plugins import generic
@@ -16,6 +16,8 @@ class Profile(Protocol):
     def installed_version(self, images: Mapping[str, str]) -> str | None: ...
     # The vendor's image repositories: a plan's images must come from these or the admin's allow-list.
     image_repositories: tuple[str, ...]
+    # What the plan would change outside the plugin's namespace (given the migrations it would run).
+    def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]: ...
 
 
 class GenericProfile:
@@ -33,6 +35,9 @@ class GenericProfile:
 
     def installed_version(self, images: Mapping[str, str]) -> str | None:
         return generic.installed_version(images)
+
+    def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
+        return ()
 
 
 class SpiderpoolProfile:
@@ -61,6 +66,10 @@ class SpiderpoolProfile:
         version = generic.installed_version(own)
         return version.lstrip("v") if version else None
 
+    def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
+        reach = spiderpool_facts.CLUSTER_WIDE_MIGRATIONS
+        return tuple(f"migration {m}: {reach[m]}" for m in dict.fromkeys(migrations) if m in reach)
+
 
 class Uk8sProfile:
     """cni-vpc images are tagged with the bare version (1.3.0, 1.0.4-lts)."""
@@ -83,6 +92,10 @@ class Uk8sProfile:
 
     def installed_version(self, images: Mapping[str, str]) -> str | None:
         return generic.installed_version({n: i for n, i in images.items() if self._own(i)})
+
+    def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
+        return (("spec.uk8s.restartOldPods: Deployments, StatefulSets and DaemonSets in every namespace",)
+                if spec.uk8s.restart_old_pods else ())
 
 
 PROFILES: dict[Plugin, Profile] = {

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from cniupgrade.policy import ALLOWED_IMAGES_ENV, REQUIRE_DIGEST_ENV, TRUSTED_NAMESPACES_ENV, SecurityPolicy
-from cniupgrade.preflight.framework import Check, Finding, Severity
+from cniupgrade.preflight.framework import Finding, Severity
 
 NAMESPACE_BOUNDARY = "security.namespace-boundary"
 IMAGE_POLICY = "security.image-policy"
+CLUSTER_SCOPE = "security.cluster-scope"
 PREFIX = "security."
 DOCKER_HUB = "docker.io"
 OPERATOR_IMAGES = ("registry.k8s.io/pause",)  # the probe pod's default image
@@ -88,5 +89,29 @@ def image_policy(snap: ImagesSnapshot) -> Finding:
                    objects=tuple(refused or undigested))
 
 
-# Run on every plan that may change something, before the plugin's own checks; spec.preflight.skip cannot name them.
-CHECKS = (Check(IMAGE_POLICY, "image policy", image_policy, order=-2),)
+@dataclass(frozen=True)
+class ScopeSnapshot:
+    plan_namespace: str
+    policy: SecurityPolicy
+    service_account: str | None  # spec.serviceAccountName: the account's own rights bound every change
+    cluster_wide: tuple[str, ...]  # what the plan would change outside the plugin's namespace
+
+
+def cluster_scope(snap: ScopeSnapshot) -> Finding:
+    """Changes beyond the plugin's namespace (cluster-scoped objects, other namespaces) are made only for a plan
+    in a trusted namespace, or as the plan's own ServiceAccount (which then needs the rights)."""
+    if not snap.cluster_wide:
+        return Finding(CLUSTER_SCOPE, Severity.error, True, "every change stays in the plugin's namespace")
+    if snap.policy.trusts(snap.plan_namespace):
+        return Finding(CLUSTER_SCOPE, Severity.error, True,
+                       f"namespace {snap.plan_namespace} is trusted with cluster-wide changes")
+    if snap.service_account:
+        return Finding(CLUSTER_SCOPE, Severity.error, True,
+                       f"cluster-wide changes are made as ServiceAccount {snap.plan_namespace}/{snap.service_account}")
+    return Finding(
+        CLUSTER_SCOPE, Severity.error, False,
+        f"the plan would change objects outside its namespace {snap.plan_namespace}, which is not trusted to",
+        "set spec.serviceAccountName to an account with these rights (the changes are then made as that account), "
+        f"create the plan in a trusted namespace ({TRUSTED_NAMESPACES_ENV}), or disable spec.migrations and "
+        "apply them by hand", objects=snap.cluster_wide)
+

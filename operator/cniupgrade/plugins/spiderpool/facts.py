@@ -8,6 +8,12 @@ CONTROLLER_DEPLOYMENT = "spiderpool-controller"
 INIT_POD = "spiderpool-init"
 # Where the chart's images come from: Spiderpool's own, and Multus (k8snetworkplumbingwg).
 IMAGE_REPOSITORIES = ("ghcr.io/spidernet-io/spiderpool", "ghcr.io/k8snetworkplumbingwg")
+# Migrations that change objects outside the plugin's namespace: what each one reaches.
+CLUSTER_WIDE_MIGRATIONS = {
+    "spiderpool.apply-crds": "Spiderpool's CustomResourceDefinitions",
+    "spiderpool.endpoint-owner-type-pod": "SpiderEndpoints in every namespace",
+    "spiderpool.add-auto-pool-labels": "SpiderIPPools (cluster-scoped)",
+}
 
 CRD_MULTUS_CONFIG = f"spidermultusconfigs.{GROUP}"
 CRD_COORDINATOR = f"spidercoordinators.{GROUP}"
