@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("-o", "--output", choices=("text", "yaml"), default="text",
                       help="text for people, yaml for the status the operator would write")
 
-    sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
+    crd = sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
+    for command in (run, plan, crd):
+        command.add_argument("--plugin-module", action="append", default=None, metavar="MODULE",
+                             help="import MODULE, which registers a plugin of its own (repeatable; default: "
+                                  "$CNIUPGRADE_PLUGIN_MODULES, comma-separated)")
     return parser
 
 
@@ -66,11 +70,12 @@ def security_policy(args: argparse.Namespace):
 
 
 def plan_preview(args: argparse.Namespace) -> int:
-    from cniupgrade import preview
+    from cniupgrade import builtins, preview
     from cniupgrade.kube.client import api_client
 
     from kubernetes.config import ConfigException
 
+    builtins.load_plugin_modules(args.plugin_module)
     text = sys.stdin.read() if args.filename == "-" else open(args.filename).read()
     try:
         preview.load_plan(text)  # a bad file is reported before any connection is made
@@ -93,9 +98,10 @@ def plan_preview(args: argparse.Namespace) -> int:
 def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
+    from cniupgrade import builtins, policy
     from cniupgrade import handlers  # noqa: F401 - registers the handlers
-    from cniupgrade import policy
 
+    builtins.load_plugin_modules(args.plugin_module)
     policy.activate(security_policy(args))
     logging.getLogger(__name__).info("security policy: %s", policy.active())
 
@@ -129,8 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         return plan_preview(args)
     if args.command == "crd":
+        from cniupgrade import builtins
         from cniupgrade.api import crd
-        sys.stdout.write(crd.render())
+        from cniupgrade.seams.plugin import plugin_names
+        builtins.load_plugin_modules(args.plugin_module)
+        sys.stdout.write(crd.render(plugin_names()))
         return 0
     return 2
 

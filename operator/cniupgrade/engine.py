@@ -20,18 +20,18 @@ from pydantic import ValidationError
 from cniupgrade import metrics, policy
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
-from cniupgrade.kube import uk8s
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.client import acting_client
-from cniupgrade.kube.migrations import MigrationError, run_migration
+from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
-from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
+from cniupgrade.seams.cluster import Forbidden
+from cniupgrade.seams.plugin import MigrationError, plugin_for
 from cniupgrade.status_book import StatusBook
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def preflight_interval(took: float) -> float:
 
 
 def daemonset_name(spec: models.UpgradePlanSpec) -> str:
-    return profile_for(spec).daemonset_name(spec)
+    return plugin_for(spec).daemonset_name(spec)
 
 
 class PlanRunner:
@@ -111,7 +111,7 @@ class PlanRunner:
             delay = self.reconcile_once()
             self.backoff = 0.5
             return delay
-        except ApiException as exc:
+        except (ApiException, Forbidden) as exc:
             if exc.status == 409:  # someone changed an object under us: decide again from fresh state
                 return 0.05
             if exc.status == 403:
@@ -127,7 +127,7 @@ class PlanRunner:
         delay, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
         return delay
 
-    def _report_forbidden(self, exc: ApiException) -> None:
+    def _report_forbidden(self, exc: ApiException | Forbidden) -> None:
         """A change the plan's identity may not make (the operator's RBAC, or the account in
         spec.serviceAccountName): said in status and a Warning Event, not only in the log. Nothing of the step was
         recorded; the loop retries it, so granting the right lets the plan go on."""
@@ -170,19 +170,17 @@ class PlanRunner:
             self._drop_view()  # nothing of a namespace the plan may not manage is read, let alone changed
             observation = Observation.refused(now, plan_key, boundary)
         else:
-            self._ensure_view(spec.namespace, ds_name, profile_for(spec).control_plane(spec))
+            self._ensure_view(spec.namespace, ds_name, plugin_for(spec).control_plane(spec))
             observation = self.view.observe()
             if needs_preflight(spec, status, retry):
                 observation = self._preflight(spec, observation)
         self.executor.act_as(acting_client(self.api, self.namespace, spec.service_account_name))
         decision = decide(spec, status, observation, generation, retry)
-        if self._wants_old_pods_report(spec, decision.status):
-            decision.status = uk8s.report(self.api, self.executor.acting, decision.status,
-                                          spec.uk8s.restart_old_pods)
-            decision.events.append(act.Event("Normal", "OldPodsFound", (
-                f"{decision.status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old "
-                f"network features until recreated" + (f"; restarted {', '.join(decision.status.restarted_workloads)}"
-                                                        if decision.status.restarted_workloads else ""))))
+        plugin = plugin_for(spec)
+        if plugin.after_success_due(spec, decision.status):
+            done = plugin.after_success(spec, decision.status, KubeCluster(self.api), KubeCluster(self.executor.acting))
+            decision.status = done.status
+            decision.events.append(act.Event("Normal", done.reason, done.message))
         write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)
@@ -195,7 +193,7 @@ class PlanRunner:
         return self._spec_cache[1]
 
     def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus, retry: str | None) -> bool:
-        return settled(spec, status, retry) and not self._wants_old_pods_report(spec, status)
+        return settled(spec, status, retry) and not plugin_for(spec).after_success_due(spec, status)
 
     def _drop_view(self) -> None:
         if self.view:
@@ -225,16 +223,11 @@ class PlanRunner:
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
                              deployments, deleted_by_us=self.executor.deleted_uids)
 
-    @staticmethod
-    def _wants_old_pods_report(spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus) -> bool:
-        """UK8S: new network features reach only new pods; once upgraded, say which pods are old (once)."""
-        return (spec.plugin is models.Plugin.uk8s_cni_vpc and status.phase is models.Phase.succeeded
-                and status.old_pods is None)
-
     def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
         self.preflight_cache = None  # the checks must look at the cluster as the migration left it
         try:
-            message = run_migration(self.executor.acting, self.api, spec, self.namespace, migration.id)
+            message = plugin_for(spec).migrate(migration.id, spec, self.namespace, KubeCluster(self.api),
+                                               KubeCluster(self.executor.acting))
         except MigrationError as exc:
             self.executor.post_event(act.Event("Warning", "MigrationFailed", f"{migration.id}: {exc}"))
             raise
@@ -266,7 +259,7 @@ class PlanRunner:
             # events included, instead of starting from a phase change nobody was told about.
             self.status_book.record(previous)
             raise
-        metrics.observe(self.namespace, self.name, spec.plugin.value, decision.status, decision.newly_upgraded)
+        metrics.observe(self.namespace, self.name, spec.plugin, decision.status, decision.newly_upgraded)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})

@@ -8,7 +8,7 @@ import threading
 import kopf
 from kubernetes import client
 
-from cniupgrade import metrics
+from cniupgrade import builtins, metrics  # noqa: F401 - builtins registers the plugins and mechanisms
 from cniupgrade.api import models
 from cniupgrade.engine import PlanRunner, daemonset_name
 from cniupgrade.kube.apply import Executor

@@ -10,16 +10,17 @@ import yaml
 from kubernetes import client
 from pydantic import ValidationError
 
+from cniupgrade import builtins  # noqa: F401 - registers the plugins and mechanisms
 from cniupgrade.api import models
 from cniupgrade.engine import daemonset_name
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
-from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide
 from cniupgrade.rollout.observation import Observation
+from cniupgrade.seams.plugin import plugin_for
 
 
 class PlanFileError(ValueError):
@@ -55,7 +56,7 @@ def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Previ
         observation = Observation.refused(dt.datetime.now(dt.timezone.utc), f"{namespace}/{name}", boundary)
         return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
-                    profile_for(spec).control_plane(spec))
+                    plugin_for(spec).control_plane(spec))
     try:
         observation = with_preflight(api, spec, view.observe(), security, namespace)
     finally:
@@ -73,7 +74,7 @@ def describe_action(action: act.Action) -> str:
 def render(result: Preview, out: TextIO) -> None:
     status = result.decision.status
     ready = next((c for c in status.conditions if c.type == "Ready"), None)
-    out.write(f"UpgradePlan {result.name}: {result.spec.plugin.value} "
+    out.write(f"UpgradePlan {result.name}: {result.spec.plugin} "
               f"{status.from_version or '?'} -> {result.spec.target_version}\n")
     out.write(f"  would be: {status.phase.value if status.phase else '?'}"
               f"{f' ({ready.message})' if ready and ready.message else ''}\n")

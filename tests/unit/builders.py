@@ -4,10 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from cniupgrade import builtins  # noqa: F401 - registers the built-in plugins and mechanisms
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.rollout.observation import DaemonSetView, Observation, PrePullPod, ProbePod, images_digest
-from cniupgrade.rollout.planner import NodeInfo
+from cniupgrade.seams.mechanism import mechanism_for
+from cniupgrade.seams.objects import NodeInfo
+from cniupgrade.seams.plugin import plugin_for
 
 PLAN = "ops/upgrade"
 T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
@@ -22,6 +25,11 @@ def spec(**kw) -> UpgradePlanSpec:
     kw.setdefault("prePull", {"enabled": False})  # its own tests enable it
     return UpgradePlanSpec.model_validate({"plugin": "generic", "targetVersion": "v2", "namespace": "cni",
                                            "daemonSet": {"name": "agent"}, "rollout": rollout, **kw})
+
+
+def target_images(plan: UpgradePlanSpec, current: dict[str, str]) -> dict[str, str]:
+    """What the plan's mechanism makes of a workload's images."""
+    return mechanism_for(plan).target_images(plugin_for(plan), plan, current)
 
 
 def daemonset(owner: str | None = None, images=None) -> DaemonSetView:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cniupgrade import plugins  # noqa: F401 - registers the built-in plugins
 from cniupgrade.api import crd
+from cniupgrade.seams.plugin import plugin_names
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "upgradeplan.yaml"
 
@@ -19,11 +21,11 @@ def walk(node, path="$"):
 
 
 def test_crds_dir_is_up_to_date():
-    assert CRD_FILE.read_text() == crd.render(), "crds/ is stale: run `make crds`"
+    assert CRD_FILE.read_text() == crd.render(plugin_names()), "crds/ is stale: run `make crds`"
 
 
 def test_schema_is_structural():
-    schema = crd.openapi_schema()
+    schema = crd.openapi_schema(plugin_names())
     for path, node in walk(schema):
         assert "$ref" not in node and "anyOf" not in node and "$defs" not in node, path
         assert not isinstance(node.get("additionalProperties"), bool), path
@@ -33,7 +35,7 @@ def test_schema_is_structural():
 
 
 def test_printer_columns_and_status_subresource():
-    version = crd.crd()["spec"]["versions"][0]
+    version = crd.crd(plugin_names())["spec"]["versions"][0]
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
     assert list(columns) == ["Plugin", "From", "To", "Phase", "Nodes", "Age", "Message"]
     assert columns["Message"]["priority"] == 1
@@ -41,6 +43,11 @@ def test_printer_columns_and_status_subresource():
 
 
 def test_descriptions_reach_kubectl_explain():
-    rollout = crd.openapi_schema()["properties"]["spec"]["properties"]["rollout"]
+    rollout = crd.openapi_schema(plugin_names())["properties"]["spec"]["properties"]["rollout"]
     assert "maxUnavailable" in rollout["properties"]
     assert all(prop.get("description") for prop in rollout["properties"].values())
+
+
+def test_spec_plugin_must_name_a_registered_plugin():
+    plugin = crd.openapi_schema(plugin_names())["properties"]["spec"]["properties"]["plugin"]
+    assert plugin["enum"] == ["generic", "spiderpool", "uk8s-cni-vpc"]

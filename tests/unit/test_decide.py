@@ -282,7 +282,7 @@ def test_spiderpool_controller_is_updated_and_rolled_out_before_the_agent():
 
 
 def test_a_node_that_goes_not_ready_mid_batch_fails_at_once_and_nothing_else_is_touched():
-    from cniupgrade.rollout.planner import NodeInfo
+    from cniupgrade.seams.objects import NodeInfo
     plan_spec, first = start()
     d = decide(plan_spec, first.status, observe(owner=PLAN), 1)  # canary n0 started
     pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import decide, needs_preflight, spec_digest
-from cniupgrade.rollout.planner import NodeInfo
+from cniupgrade.seams.objects import NodeInfo
 from tests.unit.builders import NEW, OLD_IMAGES, PLAN, T0, observe, pod, spec
 
 

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from cniupgrade.api.models import DaemonSetRef, UpgradePlanSpec
-from cniupgrade.plugins.generic import installed_version, retag, split_image, target_images
+from cniupgrade.plugins.images import retag, split_image
+from cniupgrade.seams.plugin import plugin_named
+from tests.unit.builders import target_images
+
+installed_version = plugin_named("generic").installed_version
 
 
 def spec(**kw) -> UpgradePlanSpec:

@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cniupgrade.api.models import Canary, NodeOrder, Rollout
-from cniupgrade.rollout.planner import NodeInfo, compute_plan, resolve_max_unavailable
+from cniupgrade.rollout.planner import compute_plan, resolve_max_unavailable
+from cniupgrade.seams.objects import NodeInfo
 
 
 def nodes(count: int, zones=("a", "b", "c")) -> list[NodeInfo]:

@@ -1,8 +1,9 @@
-"""Plugin profiles: DaemonSets, target images, installed versions."""
+"""Plugins: DaemonSets, target images (through the image mechanism), installed versions."""
 from __future__ import annotations
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.seams.plugin import plugin_for
+from tests.unit.builders import target_images
 
 AGENT = {"spiderpool-agent": "ghcr.io/spidernet-io/spiderpool/spiderpool-agent:v0.9.4",
          "multus-cni": "ghcr.io/k8snetworkplumbingwg/multus-cni:v3.9.3",
@@ -15,9 +16,9 @@ def spiderpool(**kw) -> UpgradePlanSpec:
 
 def test_spiderpool_knows_its_daemonset_and_retags_only_its_own_images():
     plan = spiderpool()
-    profile = profile_for(plan)
+    profile = plugin_for(plan)
     assert profile.daemonset_name(plan) == "spiderpool-agent"
-    assert profile.target_images(plan, AGENT) == {
+    assert target_images(plan, AGENT) == {
         "spiderpool-agent": "ghcr.io/spidernet-io/spiderpool/spiderpool-agent:v0.9.5",
         "multus-cni": "ghcr.io/k8snetworkplumbingwg/multus-cni:v3.9.3",
         "install-plugins": "ghcr.io/spidernet-io/spiderpool/spiderpool-plugins:v0.9.5"}
@@ -26,6 +27,6 @@ def test_spiderpool_knows_its_daemonset_and_retags_only_its_own_images():
 
 def test_spiderpool_overrides_win():
     plan = spiderpool(daemonSet={"name": "sp-agent", "images": {"spiderpool-agent": "mirror/agent:v0.9.5"}})
-    profile = profile_for(plan)
+    profile = plugin_for(plan)
     assert profile.daemonset_name(plan) == "sp-agent"
-    assert profile.target_images(plan, AGENT)["spiderpool-agent"] == "mirror/agent:v0.9.5"
+    assert target_images(plan, AGENT)["spiderpool-agent"] == "mirror/agent:v0.9.5"

@@ -5,10 +5,10 @@ import pytest
 from pydantic import ValidationError
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.kube.migrations import crd_refusal
+from cniupgrade.plugins.spiderpool.migrator import crd_refusal
 from cniupgrade.kube.preflight import images_snapshot
 from cniupgrade.policy import SecurityPolicy, split_list
-from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.seams.plugin import plugin_for
 from cniupgrade.preflight.security_checks import (ImagesSnapshot, ScopeSnapshot, cluster_scope, image_policy,
                                                   namespace_boundary, normalized_repository, repository_allowed)
 from cniupgrade.rollout.observation import DeploymentView
@@ -170,9 +170,9 @@ def test_cluster_wide_changes_need_a_trusted_namespace_or_the_plans_own_account(
 def test_each_plugin_says_which_of_its_changes_reach_beyond_its_namespace():
     migrations = ["spiderpool.delete-init-pod", "spiderpool.apply-crds", "spiderpool.apply-crds",
                   "spiderpool.controller-max-surge-0"]
-    assert profile_for(spiderpool_spec()).cluster_wide_changes(spiderpool_spec(), migrations) == (
+    assert plugin_for(spiderpool_spec()).cluster_wide_changes(spiderpool_spec(), migrations) == (
         "migration spiderpool.apply-crds: Spiderpool's CustomResourceDefinitions",)
     uk8s = UpgradePlanSpec.model_validate({"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0"})
-    assert profile_for(uk8s).cluster_wide_changes(uk8s, []) == ()
+    assert plugin_for(uk8s).cluster_wide_changes(uk8s, []) == ()
     restarting = uk8s.model_copy(update={"uk8s": uk8s.uk8s.model_copy(update={"restart_old_pods": True})})
-    assert "every namespace" in profile_for(restarting).cluster_wide_changes(restarting, [])[0]
+    assert "every namespace" in plugin_for(restarting).cluster_wide_changes(restarting, [])[0]

@@ -9,7 +9,7 @@ from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import checks, facts
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.preflight.framework import evaluate
-from cniupgrade.rollout.planner import NodeInfo
+from cniupgrade.seams.objects import NodeInfo
 
 NS = "kube-system"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.plugins.profiles import profile_for
+from cniupgrade.seams.plugin import plugin_for
+from tests.unit.builders import target_images
 from cniupgrade.plugins.uk8s.checks import (PodRef, Uk8sSnapshot, lts_only, old_pods, unreadable_versions,
                                             workloads_to_restart)
 
@@ -35,13 +36,13 @@ def test_unreadable_versions_are_named_unless_forced():
 
 def test_profile_picks_the_component_and_retags_only_cni_vpc_images():
     plan = UpgradePlanSpec.model_validate({"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0"})
-    profile = profile_for(plan)
+    profile = plugin_for(plan)
     assert profile.daemonset_name(plan) == "cni-vpc-node"
     ipamd = UpgradePlanSpec.model_validate({"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0",
                                             "uk8s": {"component": "ipamd"}})
     assert profile.daemonset_name(ipamd) == "cni-vpc-ipamd"
     images = {"cni-vpc-node": "uhub.service.ucloud.cn/uk8s/cni-vpc-node:1.2.3", "helper": "busybox:1.36"}
-    assert profile.target_images(plan, images) == {"cni-vpc-node": "uhub.service.ucloud.cn/uk8s/cni-vpc-node:1.3.0",
+    assert target_images(plan, images) == {"cni-vpc-node": "uhub.service.ucloud.cn/uk8s/cni-vpc-node:1.3.0",
                                                    "helper": "busybox:1.36"}
     assert profile.installed_version(images) == "1.2.3"
 

@@ -7,7 +7,7 @@ refuses unknown fields), titles removed.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
@@ -60,8 +60,10 @@ def schema_of(model: type[models.ApiModel]) -> dict:
     return _structural(raw, raw.get("$defs", {}))
 
 
-def openapi_schema() -> dict:
+def openapi_schema(plugins: Iterable[str]) -> dict:
+    """`plugins`: the registered plugin names, which spec.plugin must be one of."""
     spec = schema_of(models.UpgradePlanSpec)
+    spec["properties"]["plugin"]["enum"] = sorted(plugins)
     spec["x-kubernetes-validations"] = models.SPEC_RULES
     status = schema_of(models.UpgradePlanStatus)
     status["description"] = "Observed state, written by the operator."
@@ -81,7 +83,7 @@ def openapi_schema() -> dict:
     }
 
 
-def crd() -> dict:
+def crd(plugins: Iterable[str]) -> dict:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -93,7 +95,7 @@ def crd() -> dict:
                       "shortNames": models.SHORT_NAMES, "categories": ["cniupgrade"]},
             "versions": [{
                 "name": models.VERSION, "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": openapi_schema()},
+                "schema": {"openAPIV3Schema": openapi_schema(plugins)},
                 "subresources": {"status": {}},
                 "additionalPrinterColumns": PRINTER_COLUMNS,
             }],
@@ -101,6 +103,6 @@ def crd() -> dict:
     }
 
 
-def render() -> str:
+def render(plugins: Iterable[str]) -> str:
     header = "# Generated from operator/cniupgrade/api/models.py by `cniupgrade crd`. Do not edit.\n"
-    return header + yaml.safe_dump(crd(), sort_keys=False, width=120)
+    return header + yaml.safe_dump(crd(plugins), sort_keys=False, width=120)

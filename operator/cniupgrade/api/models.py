@@ -47,12 +47,6 @@ class ApiModel(BaseModel):
                                   w if i == 0 else w.capitalize() for i, w in enumerate(name.split("_"))))
 
 
-class Plugin(str, Enum):
-    spiderpool = "spiderpool"
-    uk8s_cni_vpc = "uk8s-cni-vpc"
-    generic = "generic"
-
-
 class Weekday(str, Enum):
     mon = "Mon"
     tue = "Tue"
@@ -239,7 +233,8 @@ class Uk8sOptions(ApiModel):
 class UpgradePlanSpec(ApiModel):
     """What to upgrade, to which version, and how carefully."""
 
-    plugin: Annotated[Plugin, Field(description="The CNI plugin profile: spiderpool, uk8s-cni-vpc or generic.")]
+    plugin: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL, description=(
+        "The CNI plugin profile: one of the registered plugins (spiderpool, uk8s-cni-vpc, generic)."))]
     target_version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
                                          description="The version to upgrade to, e.g. 1.2.2 or v1.5.0.")]
     namespace: Annotated[str | None, Field(default=None, max_length=63, pattern=DNS_LABEL, description=(

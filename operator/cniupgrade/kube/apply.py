@@ -16,14 +16,13 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.kube import event_queue
 from cniupgrade.rollout import actions as act
-from cniupgrade.rollout.observation import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
-                                            PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, DaemonSetView,
-                                            images_digest)
+from cniupgrade.rollout.observation import DaemonSetView, images_digest
+from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
+                                      PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL)
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
 MAX_REMEMBERED_DELETIONS = 10_000
-MANAGED_BY = "cniupgrade.io/plan"
 EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue for long
 # The pods the operator creates (probe, pre-pull) run unprivileged, as nobody, with nothing to write to.
 POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,

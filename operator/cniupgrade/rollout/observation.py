@@ -11,13 +11,9 @@ from typing import Mapping
 from cniupgrade.api.models import parse_time
 from cniupgrade.preflight.framework import Finding, Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
-from cniupgrade.rollout.planner import NodeInfo
+from cniupgrade.seams.objects import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
+                                      PREVIOUS_IMAGES_ANNOTATION, NodeInfo, images_of)
 
-ANNOTATION_PREFIX = "cniupgrade.io/"
-OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who rolls this DaemonSet
-ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
-PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
-PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"
 
 
 @dataclass(frozen=True)
@@ -38,15 +34,8 @@ class ProbePod:
                    created_at=parse_time(pod["metadata"].get("creationTimestamp")))
 
 
-def images_of(pod_spec: Mapping) -> dict[str, str]:
-    """Container and init-container name -> image (containers first)."""
-    return {c["name"]: c["image"] for key in ("containers", "initContainers") for c in pod_spec.get(key) or []}
-
-
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
 NOT_PULLED_YET = frozenset({"ContainerCreating", "PodInitializing", ""})
-PREPULL_LABEL = ANNOTATION_PREFIX + "prepull-for"
-PREPULL_DIGEST_LABEL = ANNOTATION_PREFIX + "prepull-images"
 
 
 def images_digest(images) -> str:

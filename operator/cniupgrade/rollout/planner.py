@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Mapping
 
 from cniupgrade.api.models import ComputedPlan, NodeOrder, Rollout
+from cniupgrade.seams.objects import NodeInfo
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    ready: bool = True
-    schedulable: bool = True
 
 
 def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from cniupgrade.api import conditions as cond
 from cniupgrade.api.models import CheckResult, ComputedPlan, NodeResult, NodeState, Phase, UpgradePlanStatus
-from cniupgrade.plugins.profiles import profile_for
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Finding, Verdict
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
@@ -12,6 +11,8 @@ from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import images_digest
 from cniupgrade.rollout.planner import compute_plan
 from cniupgrade.rollout.reconcile_base import RECHECK_SECONDS, Decision, ReconcileBase
+from cniupgrade.seams.mechanism import mechanism_for
+from cniupgrade.seams.plugin import plugin_for
 
 PREFLIGHT_RECHECK_SECONDS = 60.0
 
@@ -41,8 +42,8 @@ class Preparation(ReconcileBase):
         ours = ds.owner == self.obs.plan_key  # resuming after a restart: the DaemonSet remembers the past
         previous = dict(ds.recorded_previous_images or {}) if ours else dict(ds.images)
         original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
-        profile = profile_for(self.spec)
-        target = profile.target_images(self.spec, previous)
+        plugin = plugin_for(self.spec)
+        target = mechanism_for(self.spec).target_images(plugin, self.spec, previous)
         plan: ComputedPlan = compute_plan(self.obs.nodes.values(), self.obs.agents.placed, self.spec.rollout,
                                          self.obs.excluded_nodes)
         nodes_total = sum(len(b) for b in plan.batches)
@@ -58,7 +59,7 @@ class Preparation(ReconcileBase):
                 "ChecksFailed" if blocking else "ChecksPassed",
                 f"blocked by {', '.join(blocking)} (see status.checks)" if blocking else summary,
                 self.now, self.generation),
-            from_version=self.obs.installed_version or profile.installed_version(previous),
+            from_version=self.obs.installed_version or plugin.installed_version(previous),
             target_images=target, previous_images=previous, checks=checks,
             original_update_strategy=original, plan=plan, spec_hash=digest,
             last_handled_retry=self.status.last_handled_retry, approved_spec_hash=self.status.approved_spec_hash,
@@ -215,9 +216,9 @@ class Preparation(ReconcileBase):
 
     def control_plane_gate(self) -> Decision | None:
         """The plugin's Deployments go first (the vendor's order), each fully rolled out before the agent."""
-        profile = profile_for(self.spec)
+        plugin, mechanism = plugin_for(self.spec), mechanism_for(self.spec)
         for deployment in self.obs.control_plane:
-            target = profile.target_images(self.spec, deployment.images)
+            target = mechanism.target_images(plugin, self.spec, deployment.images)
             if dict(deployment.images) != target:
                 self.actions.append(act.SetDeploymentImages(deployment.name, target))
                 self.event("ControlPlaneUpdating", f"Deployment {deployment.name}: {', '.join(target.values())}")

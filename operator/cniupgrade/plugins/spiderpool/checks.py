@@ -13,7 +13,7 @@ from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity, parse_version
-from cniupgrade.rollout.planner import NodeInfo
+from cniupgrade.seams.objects import NodeInfo
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ CLUSTER_WIDE_MIGRATIONS = {
     "spiderpool.add-auto-pool-labels": "SpiderIPPools (cluster-scoped)",
 }
 
+CLUSTER_SCOPED = frozenset({"spiderippools", "spidersubnets", "spiderreservedips", "spidercoordinators"})
 CRD_MULTUS_CONFIG = f"spidermultusconfigs.{GROUP}"
 CRD_COORDINATOR = f"spidercoordinators.{GROUP}"
 

@@ -1,1 +1,72 @@
-"""The UCloud UK8S cni-vpc profile: UK8S's CNI upgrade advice, checked and applied per node."""
+"""The UCloud UK8S cni-vpc profile: UK8S's CNI upgrade advice, checked and applied per node. cni-vpc images are
+tagged with the bare version (1.3.0, 1.0.4-lts); each node's installed version is the tag of the cni-vpc pod on
+it (nothing in the API records it). Once upgraded, pods older than their node's upgrade are reported (and, with
+spec.uk8s.restartOldPods, their workloads restarted): they keep the old network features until recreated."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Mapping
+
+from cniupgrade.api.models import Phase, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.plugins.agents import agent_versions
+from cniupgrade.plugins.images import first_tag, image_name, retag
+from cniupgrade.plugins.uk8s import checks, facts, old_pods
+from cniupgrade.preflight.framework import evaluate, parse_version
+from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
+from cniupgrade.seams.objects import NodeInfo
+from cniupgrade.seams.plugin import AfterSuccess, MigrationError, PluginReport, register
+
+
+class Uk8sPlugin:
+    name = "uk8s-cni-vpc"
+    image_repositories = facts.IMAGE_REPOSITORIES
+
+    def daemonset_name(self, spec: UpgradePlanSpec) -> str:
+        return spec.daemon_set.name if spec.daemon_set else facts.DAEMONSETS[spec.uk8s.component]
+
+    def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]:
+        return ()
+
+    def _own(self, image: str) -> bool:
+        return image_name(image) in facts.IMAGE_NAMES
+
+    def retag(self, spec: UpgradePlanSpec, image: str) -> str:
+        return retag(image, spec.target_version) if self._own(image) else image
+
+    def installed_version(self, images: Mapping[str, str]) -> str | None:
+        return first_tag({n: i for n, i in images.items() if self._own(i)})
+
+    def preflight(self, spec: UpgradePlanSpec, reads: ClusterReads, images: Mapping[str, str],
+                  nodes: list[NodeInfo]) -> PluginReport:
+        versions = agent_versions(reads, self, spec)
+        snapshot = checks.Uk8sSnapshot(
+            kubernetes_version=reads.kubernetes_version(), target=spec.target_version, node_versions=versions,
+            maintained_minors=tuple(spec.uk8s.maintained_kubernetes_minors), force=spec.uk8s.force)
+        readable = [v for v in versions.values() if v and parse_version(v)]
+        installed = Counter(readable).most_common(1)[0][0] if readable else None
+        excluded = {} if spec.uk8s.force else {
+            n: "CNI version unreadable (spec.uk8s.force upgrades it)" for n in checks.unreadable(snapshot)}
+        return PluginReport(installed, evaluate(checks.CHECKS, snapshot, None, None, spec.preflight.skip), excluded)
+
+    def migrate(self, migration_id: str, spec: UpgradePlanSpec, plan_namespace: str, reads: ClusterReads,
+                acting: ClusterAccess) -> str:
+        raise MigrationError(f"unknown migration {migration_id}")
+
+    def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
+        return (("spec.uk8s.restartOldPods: Deployments, StatefulSets and DaemonSets in every namespace",)
+                if spec.uk8s.restart_old_pods else ())
+
+    def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
+        """New network features reach only new pods: once upgraded, say which pods are old (once)."""
+        return status.phase is Phase.succeeded and status.old_pods is None
+
+    def after_success(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, reads: ClusterReads,
+                      acting: ClusterAccess) -> AfterSuccess:
+        status = old_pods.report(reads, acting, status, spec.uk8s.restart_old_pods)
+        restarted = status.restarted_workloads
+        return AfterSuccess(status, "OldPodsFound", (
+            f"{status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old network "
+            f"features until recreated" + (f"; restarted {', '.join(restarted)}" if restarted else "")))
+
+
+PLUGIN = register(Uk8sPlugin())

@@ -1,10 +1,7 @@
-"""The generic profile: any DaemonSet-based CNI. With spec.daemonSet.images, exactly the named containers
-change; without it, every container's image is re-tagged with the target version."""
+"""Image references, as the plugins read and re-tag them."""
 from __future__ import annotations
 
 from typing import Mapping
-
-from cniupgrade.api.models import UpgradePlanSpec
 
 
 def split_image(image: str) -> tuple[str, str | None]:
@@ -21,14 +18,12 @@ def retag(image: str, tag: str) -> str:
     return f"{split_image(image)[0]}:{tag}"
 
 
-def target_images(spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
-    named = spec.daemon_set.images if spec.daemon_set else None
-    if named:
-        return {name: named.get(name, image) for name, image in current.items()}
-    return {name: retag(image, spec.target_version) for name, image in current.items()}
+def image_name(image: str) -> str:
+    """The last part of the repository: 'ghcr.io/org/agent:v1' -> 'agent'."""
+    return split_image(image)[0].rsplit("/", 1)[-1]
 
 
-def installed_version(images: Mapping[str, str]) -> str | None:
+def first_tag(images: Mapping[str, str]) -> str | None:
     """The tag of the first container that has one."""
     for image in images.values():
         tag = split_image(image)[1]

@@ -3,23 +3,21 @@ workloads (as `kubectl rollout restart` does), so they get the new network featu
 from __future__ import annotations
 
 import datetime as dt
-import json
-
-from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from cniupgrade.api.models import NodeState, UpgradePlanStatus, parse_time
-from cniupgrade.kube.client import paginate
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
+from cniupgrade.seams.cluster import (DAEMONSETS, DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, ClusterReads,
+                                      ClusterWrites, items)
 
 REPORT_LIMIT = 50
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+RESTARTABLE = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS, "DaemonSet": DAEMONSETS}
 
 
 class OldPodsReport:
-    def __init__(self, api: client.ApiClient, acting: client.ApiClient):
-        self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        self.restarter = client.AppsV1Api(acting)  # the plan's identity (impersonated with serviceAccountName)
+    def __init__(self, reads: ClusterReads, restarter: ClusterWrites):
+        self.reads = reads
+        self.restarter = restarter  # the plan's identity (impersonated with serviceAccountName)
         self._replicaset_owner: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def _owner(self, pod: dict) -> tuple[str, str] | None:
@@ -34,12 +32,9 @@ class OldPodsReport:
         return None  # a bare pod or a Job's: nothing to roll
 
     def _deployment_of(self, namespace: str, replicaset: str) -> tuple[str, str] | None:
-        try:
-            rs = json.loads(self.apps.read_namespaced_replica_set(replicaset, namespace, _preload_content=False).data)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        rs = self.reads.get(REPLICASETS, replicaset, namespace)
+        if rs is None:
+            return None
         owner = next((r for r in rs["metadata"].get("ownerReferences") or [] if r["kind"] == "Deployment"), None)
         return ("Deployment", owner["name"]) if owner else None
 
@@ -47,7 +42,7 @@ class OldPodsReport:
         upgraded_at = {r.name: parse_time(r.finished_at) for r in status.nodes
                        if r.state is NodeState.upgraded and r.finished_at}
         refs = []
-        for pod in paginate(self.core.list_pod_for_all_namespaces):
+        for pod in items(self.reads, PODS):
             spec, meta = pod.get("spec") or {}, pod["metadata"]
             if spec.get("hostNetwork") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue  # host-network pods do not use the CNI; finished pods will not run again
@@ -59,20 +54,17 @@ class OldPodsReport:
     def restart(self, pods: list[PodRef]) -> list[str]:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
-        patchers = {"Deployment": self.restarter.patch_namespaced_deployment,
-                    "StatefulSet": self.restarter.patch_namespaced_stateful_set,
-                    "DaemonSet": self.restarter.patch_namespaced_daemon_set}
         restarted = []
         for kind, namespace, name in workloads_to_restart(pods):
-            patchers[kind](name, namespace, patch)
+            self.restarter.patch(RESTARTABLE[kind], name, namespace, patch)
             restarted.append(f"{kind}/{namespace}/{name}")
         return restarted
 
 
-def report(api: client.ApiClient, acting: client.ApiClient, status: UpgradePlanStatus,
+def report(reads: ClusterReads, restarter: ClusterWrites, status: UpgradePlanStatus,
            restart: bool) -> UpgradePlanStatus:
-    """`api` reads; `acting` restarts (the plan's identity)."""
-    finder = OldPodsReport(api, acting)
+    """`reads` finds the pods; `restarter` (the plan's identity) restarts their workloads."""
+    finder = OldPodsReport(reads, restarter)
     pods = finder.find(status)
     restarted = finder.restart(pods) if restart else []
     return status.model_copy(update={

@@ -1,0 +1,28 @@
+"""Types and names shared by the rollout, the plugins and kube/: a node as decisions see it, and the
+annotations and labels the operator puts on what it touches."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+ANNOTATION_PREFIX = "cniupgrade.io/"
+OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who rolls this DaemonSet
+ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
+PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
+PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"  # the plan's UID
+PREPULL_LABEL = ANNOTATION_PREFIX + "prepull-for"  # the plan's UID
+PREPULL_DIGEST_LABEL = ANNOTATION_PREFIX + "prepull-images"
+MANAGED_BY = ANNOTATION_PREFIX + "plan"  # the plan's name, on the probe and pre-pull objects
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ready: bool = True
+    schedulable: bool = True
+
+
+def images_of(pod_spec: Mapping) -> dict[str, str]:
+    """Container and init-container name -> image (containers first)."""
+    return {c["name"]: c["image"] for key in ("containers", "initContainers") for c in pod_spec.get(key) or []}
