@@ -21,8 +21,6 @@ from cniupgrade import metrics, policy
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.kube.apply import Executor
-from cniupgrade.kube.client import acting_client
-from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
@@ -31,7 +29,7 @@ from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
 from cniupgrade.seams.cluster import Forbidden
-from cniupgrade.seams.plugin import MigrationError, plugin_for
+from cniupgrade.seams.plugin import plugin_for
 from cniupgrade.status_book import StatusBook
 
 log = logging.getLogger(__name__)
@@ -161,7 +159,7 @@ class PlanRunner:
             return self._invalid(status, generation, str(exc))
         boundary = security_checks.namespace_boundary(self.namespace, spec.namespace, self.policy)
         now, plan_key = dt.datetime.now(dt.timezone.utc), f"{self.namespace}/{self.name}"
-        if self._finished(spec, status, retry):
+        if settled(spec, status, retry):
             # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
             # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
             self._drop_view()
@@ -174,13 +172,7 @@ class PlanRunner:
             observation = self.view.observe()
             if needs_preflight(spec, status, retry):
                 observation = self._preflight(spec, observation)
-        self.executor.act_as(acting_client(self.api, self.namespace, spec.service_account_name))
         decision = decide(spec, status, observation, generation, retry)
-        plugin = plugin_for(spec)
-        if plugin.after_success_due(spec, decision.status):
-            done = plugin.after_success(spec, decision.status, KubeCluster(self.api), KubeCluster(self.executor.acting))
-            decision.status = done.status
-            decision.events.append(act.Event("Normal", done.reason, done.message))
         write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)
@@ -192,8 +184,6 @@ class PlanRunner:
             self._spec_cache = (key, models.UpgradePlanSpec.of_plan(body.get("spec"), self.namespace))
         return self._spec_cache[1]
 
-    def _finished(self, spec: models.UpgradePlanSpec, status: models.UpgradePlanStatus, retry: str | None) -> bool:
-        return settled(spec, status, retry) and not plugin_for(spec).after_success_due(spec, status)
 
     def _drop_view(self) -> None:
         if self.view:
@@ -223,21 +213,14 @@ class PlanRunner:
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
                              deployments, deleted_by_us=self.executor.deleted_uids)
 
-    def _migrate(self, spec: models.UpgradePlanSpec, migration: act.RunMigration) -> None:
-        self.preflight_cache = None  # the checks must look at the cluster as the migration left it
-        try:
-            message = plugin_for(spec).migrate(migration.id, spec, self.namespace, KubeCluster(self.api),
-                                               KubeCluster(self.executor.acting))
-        except MigrationError as exc:
-            self.executor.post_event(act.Event("Warning", "MigrationFailed", f"{migration.id}: {exc}"))
-            raise
-        self.executor.post_event(act.Event("Normal", "MigrationApplied", f"{migration.id}: {message}"))
-
     def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision,
                    status: models.UpgradePlanStatus) -> float | None:
         """Act, then record the status; returns when a deferred status write is due (None: nothing pending)."""
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name) if self.view else None
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
+        self.executor.act_for(spec, decision.status)
+        if any(isinstance(a, act.RunMigration) for a in decision.actions):
+            self.preflight_cache = None  # the checks must look at the cluster as the migrations leave it
         # consecutive pod deletions run at once; everything else in order
         for deleting, group in itertools.groupby(decision.actions, key=lambda a: isinstance(a, act.DeletePod)):
             for action in ([list(group)] if deleting else group):
@@ -245,10 +228,9 @@ class PlanRunner:
                     return None  # the plan is being deleted: its finalizer releases the DaemonSet
                 if deleting:
                     self.executor.delete_pods(action, ds)
-                elif isinstance(action, act.RunMigration):
-                    self._migrate(spec, action)
-                else:
-                    self.executor.run(action, ds, raw_ds)
+                elif done := self.executor.run(action, ds, raw_ds):  # an after-success action recorded this
+                    decision.status = done.status
+                    decision.events.append(act.Event("Normal", done.reason, done.message))
         previous = self.status_book.decided
         self.status_book.record(decision.status)
         urgent = decision.status.phase != status.phase or any(e.type == "Warning" for e in decision.events)

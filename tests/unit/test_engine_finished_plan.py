@@ -44,8 +44,8 @@ class RecordingExecutor:
     def post_event(self, event) -> None:
         pass
 
-    def act_as(self, acting) -> None:
-        self.acting = acting
+    def act_for(self, spec, decided) -> None:
+        self.spec, self.decided = spec, decided
 
 
 def runner_for(body: dict, view: FakeView) -> PlanRunner:

@@ -15,8 +15,11 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
 from cniupgrade.kube import event_queue
+from cniupgrade.kube.client import acting_client
+from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
+from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                       PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL)
 
@@ -54,10 +57,18 @@ class Executor:
         self.events = client.CoreV1Api(api)
         self.acting = None
         self.act_as(acting or api)
+        self.spec: models.UpgradePlanSpec | None = None
+        self.decided: models.UpgradePlanStatus | None = None
         self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
         # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
         self._deleted_uids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+
+    def act_for(self, spec: models.UpgradePlanSpec, decided: models.UpgradePlanStatus) -> None:
+        """The plan this pass acts for: its spec (its identity follows: the operator, or spec.serviceAccountName
+        impersonated) and the status just decided (an after-success action records into it)."""
+        self.spec, self.decided = spec, decided
+        self.act_as(acting_client(self.api, self.plan_namespace, spec.service_account_name))
 
     def act_as(self, acting: client.ApiClient) -> None:
         if acting is not self.acting:
@@ -80,46 +91,72 @@ class Executor:
         if errors:
             raise errors[0]
 
-    def run(self, action: act.Action, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+    def run(self, action: act.Action, ds: DaemonSetView | None, raw_ds: dict | None) -> AfterSuccess | None:
+        """Carry out one action (its function in HANDLERS); an after-success action returns what it recorded."""
         if isinstance(action, act.DeletePod) and action.uid in self._deleted_uids:
-            return  # deleted already; the decision was made before the watch showed it
+            return None  # deleted already; the decision was made before the watch showed it
         log.info("plan %s/%s: %s", self.plan_namespace, self.plan_name, action,
                  extra={"plan": self.owner_key, "action": type(action).__name__, "node": getattr(action, "node", None)})
-        if isinstance(action, act.TakeOwnership):
-            self._patch_ds(raw_ds, {
-                "metadata": {"annotations": {
-                    OWNER_ANNOTATION: action.owner,
-                    ORIGINAL_STRATEGY_ANNOTATION: json.dumps(dict(action.original_strategy), sort_keys=True),
-                    PREVIOUS_IMAGES_ANNOTATION: json.dumps(dict(action.previous_images), sort_keys=True)}},
-                "spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
-                         "template": {"spec": image_patch(action.target_images, raw_ds["spec"]["template"]["spec"])}},
-            })
-        elif isinstance(action, act.SetImages):
-            self._patch_ds(raw_ds, {"spec": {"template": {"spec": image_patch(
-                action.images, raw_ds["spec"]["template"]["spec"])}}})
-        elif isinstance(action, act.ReleaseDaemonSet):
-            self.release(raw_ds, action.original_strategy)
-        elif isinstance(action, act.DeletePod):
-            self._delete_pod(action.name, ds.namespace, uid=action.uid)
-            with self._lock:
-                self._deleted_uids[action.uid] = None
-                if len(self._deleted_uids) > MAX_REMEMBERED_DELETIONS:
-                    self._deleted_uids.popitem(last=False)
-        elif isinstance(action, act.CreateProbe):
-            self._create_probe(ds.namespace, action.node, action.image)
-        elif isinstance(action, act.DeleteProbe):
-            self._delete_pod(action.name, ds.namespace, uid=None)
-        elif isinstance(action, act.SetDeploymentImages):
-            dep = self.apps.read_namespaced_deployment(action.name, ds.namespace, _preload_content=False)
-            raw = json.loads(dep.data)
-            self.apps.patch_namespaced_deployment(action.name, ds.namespace, _with_version(
-                {"spec": {"template": {"spec": image_patch(action.images, raw["spec"]["template"]["spec"])}}}, raw))
-        elif isinstance(action, act.StartPrePull):
-            self._start_pre_pull(raw_ds, action.images)
-        elif isinstance(action, act.EndPrePull):
-            self._end_pre_pull(ds.namespace)
-        else:
+        handler = HANDLERS.get(type(action))
+        if handler is None:
             raise TypeError(f"unknown action {action!r}")
+        return handler(self, action, ds, raw_ds)
+
+    def _take_ownership(self, action: act.TakeOwnership, ds: DaemonSetView, raw_ds: dict) -> None:
+        self._patch_ds(raw_ds, {
+            "metadata": {"annotations": {
+                OWNER_ANNOTATION: action.owner,
+                ORIGINAL_STRATEGY_ANNOTATION: json.dumps(dict(action.original_strategy), sort_keys=True),
+                PREVIOUS_IMAGES_ANNOTATION: json.dumps(dict(action.previous_images), sort_keys=True)}},
+            "spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None},
+                     "template": {"spec": image_patch(action.target_images, raw_ds["spec"]["template"]["spec"])}},
+        })
+
+    def _set_images(self, action: act.SetImages, ds: DaemonSetView, raw_ds: dict) -> None:
+        self._patch_ds(raw_ds, {"spec": {"template": {"spec": image_patch(
+            action.images, raw_ds["spec"]["template"]["spec"])}}})
+
+    def _release(self, action: act.ReleaseDaemonSet, ds: DaemonSetView, raw_ds: dict) -> None:
+        self.release(raw_ds, action.original_strategy)
+
+    def _delete_agent_pod(self, action: act.DeletePod, ds: DaemonSetView, raw_ds: dict | None) -> None:
+        self._delete_pod(action.name, ds.namespace, uid=action.uid)
+        with self._lock:
+            self._deleted_uids[action.uid] = None
+            if len(self._deleted_uids) > MAX_REMEMBERED_DELETIONS:
+                self._deleted_uids.popitem(last=False)
+
+    def _create_probe_pod(self, action: act.CreateProbe, ds: DaemonSetView, raw_ds: dict | None) -> None:
+        self._create_probe(ds.namespace, action.node, action.image)
+
+    def _delete_probe_pod(self, action: act.DeleteProbe, ds: DaemonSetView, raw_ds: dict | None) -> None:
+        self._delete_pod(action.name, ds.namespace, uid=None)
+
+    def _set_deployment_images(self, action: act.SetDeploymentImages, ds: DaemonSetView, raw_ds: dict | None) -> None:
+        raw = json.loads(self.apps.read_namespaced_deployment(action.name, ds.namespace, _preload_content=False).data)
+        self.apps.patch_namespaced_deployment(action.name, ds.namespace, _with_version(
+            {"spec": {"template": {"spec": image_patch(action.images, raw["spec"]["template"]["spec"])}}}, raw))
+
+    def _start_pre_pull_action(self, action: act.StartPrePull, ds: DaemonSetView | None, raw_ds: dict) -> None:
+        self._start_pre_pull(raw_ds, action.images)
+
+    def _end_pre_pull_action(self, action: act.EndPrePull, ds: DaemonSetView, raw_ds: dict | None) -> None:
+        self._end_pre_pull(ds.namespace)
+
+    def _run_migration(self, action: act.RunMigration, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        """The plugin's migration: decided from the operator's reads, made as the plan's identity."""
+        try:
+            message = plugin_for(self.spec).migrate(action.id, self.spec, self.plan_namespace, KubeCluster(self.api),
+                                                    KubeCluster(self.acting))
+        except MigrationError as exc:
+            self.post_event(act.Event("Warning", "MigrationFailed", f"{action.id}: {exc}"))
+            raise
+        self.post_event(act.Event("Normal", "MigrationApplied", f"{action.id}: {message}"))
+
+    def _run_after_success(self, action: act.RunAfterSuccess, ds: DaemonSetView | None,
+                           raw_ds: dict | None) -> AfterSuccess:
+        return plugin_for(self.spec).after_success(self.spec, self.decided, KubeCluster(self.api),
+                                                   KubeCluster(self.acting))
 
     def clean_up(self, namespace: str, ds_name: str) -> list[str]:
         """Everything a deleted plan leaves: the DaemonSet released, the pre-pull and probe pods removed."""
@@ -291,3 +328,19 @@ def prepull_name(plan: str) -> str:
 
 def probe_name(plan: str, node: str) -> str:
     return f"cniupgrade-probe-{plan}-{node}"[:63].rstrip("-.")
+
+
+# One function per action type. Pod deletions of a pass run at once (delete_pods); the rest in order.
+HANDLERS = {
+    act.TakeOwnership: Executor._take_ownership,
+    act.SetImages: Executor._set_images,
+    act.ReleaseDaemonSet: Executor._release,
+    act.DeletePod: Executor._delete_agent_pod,
+    act.CreateProbe: Executor._create_probe_pod,
+    act.DeleteProbe: Executor._delete_probe_pod,
+    act.SetDeploymentImages: Executor._set_deployment_images,
+    act.StartPrePull: Executor._start_pre_pull_action,
+    act.EndPrePull: Executor._end_pre_pull_action,
+    act.RunMigration: Executor._run_migration,
+    act.RunAfterSuccess: Executor._run_after_success,
+}

@@ -67,6 +67,11 @@ class RunMigration:
 
 
 @dataclass(frozen=True)
+class RunAfterSuccess:
+    """The plugin's after-success action (e.g. UK8S: report the pods older than their node's upgrade)."""
+
+
+@dataclass(frozen=True)
 class Event:
     type: str  # Normal | Warning
     reason: str
@@ -74,4 +79,4 @@ class Event:
 
 
 Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
-          | StartPrePull | EndPrePull | SetDeploymentImages)
+          | StartPrePull | EndPrePull | SetDeploymentImages | RunAfterSuccess)

@@ -1,4 +1,7 @@
-"""The working state of one reconcile decision and its helpers (events, deadlines, node results, the end)."""
+"""The working state of one reconcile decision and its helpers (events, deadlines, node results, the end).
+
+Each step of the decision (rollout/steps/) is a function of a Context: it reads the plan and what was observed,
+adds actions and events, and either ends the decision (returns Context.finish()) or lets the next step go on."""
 from __future__ import annotations
 
 import datetime as dt
@@ -38,13 +41,17 @@ def spec_digest(spec: UpgradePlanSpec) -> str:
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class ReconcileBase:
+class Context:
     """One decision. Mutates its working copies only; `decide()` returns the result."""
 
-    def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int):
-        self.spec, self.obs, self.generation = spec, obs, generation
+    def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int,
+                 retry: str | None = None):
+        self.spec, self.obs, self.generation, self.retry = spec, obs, generation, retry
         self.status = self.initial = status
         self.now = iso(obs.now)
+        self.digest = spec_digest(spec)
+        # The rollout runs (the DaemonSet was taken and the plan has not ended): the steps before it are done.
+        self.running = bool(status.started_at) and status.phase not in TERMINAL_PHASES
         self.actions: list[act.Action] = []
         self.events: list[act.Event] = []
         self.requeue: float | None = None
@@ -94,10 +101,10 @@ class ReconcileBase:
             return self.initial.nodes, self.initial.counts
         return self.nodes.listing(layout_of(plan))
 
-    def _last_reason(self) -> str:
+    def last_reason(self) -> str:
         ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
         return ready.reason if ready else "Unknown"
 
-    def _last_message(self) -> str:
+    def last_message(self) -> str:
         ready = next((c for c in self.status.conditions if c.type == cond.READY), None)
         return ready.message if ready else ""

@@ -1,0 +1,36 @@
+"""requireApproval: the plan and its checks are published; nothing changes until spec.approved is given for
+this very spec."""
+from __future__ import annotations
+
+from cniupgrade.api.models import Phase
+from cniupgrade.rollout.context import Context, Decision
+from cniupgrade.rollout.steps.checks import awaiting_approval
+
+
+def approval_pending(ctx: Context) -> bool:
+    """Whether requireApproval still holds the plan. spec.approved counts for the spec it was given for: this
+    records that spec's digest in status, and forgets it while approved is false (the next true approves)."""
+    if not ctx.spec.require_approval:
+        return False
+    if not ctx.spec.approved:
+        ctx.status = ctx.status.model_copy(update={"approved_spec_hash": None})
+        return True
+    if ctx.status.approved_spec_hash not in (None, ctx.digest):
+        return True
+    ctx.status = ctx.status.model_copy(update={"approved_spec_hash": ctx.digest})
+    return False
+
+
+def approval(ctx: Context) -> Decision | None:
+    if ctx.running:
+        return None
+    if approval_pending(ctx):
+        if ctx.spec.approved:  # left true from an earlier spec
+            return ctx.finish(Phase.awaiting_approval, "ApprovalOutdated",
+                              "the spec changed after it was approved: set spec.approved: false, review status.plan "
+                              "and status.checks, then set it true to start")
+        return ctx.finish(Phase.awaiting_approval, "AwaitingApproval",
+                          "review status.plan and status.checks, and set spec.approved: true to start")
+    if awaiting_approval(ctx):
+        ctx.event("Approved", "plan approved; starting the rollout")
+    return None
