@@ -16,7 +16,7 @@ from kubernetes import client
 
 from bench import peak
 from localcluster.cluster import LocalCluster
-from tests.e2e.spiderpool import seed
+from simulated.spiderpool import seed
 
 GROUP, VERSION = seed.GROUP, seed.VERSION
 NAMESPACE = "kube-system"

@@ -5,7 +5,7 @@ import sys
 import time
 from typing import Callable
 
-from cniupgrade.api.models import NodeResult
+from cniupgrade.api.status import NodeResult
 
 SYMBOLS = {"Pending": ".", "Upgrading": "~", "Upgraded": "#", "Failed": "X", "RolledBack": "<"}
 LEGEND = "  . pending   ~ upgrading   # upgraded   X failed   < rolled back"

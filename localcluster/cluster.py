@@ -129,12 +129,13 @@ class LocalCluster:
         try:
             self.start("etcd")
             self.start("kube-apiserver")
-            objects.install_kwok_stages(self, config)
+            objects.install_kwok_stages(self.kubeconfig, self.binaries.kwok_assets, config.pod_ready_delay_ms,
+                                        config.pod_ready_jitter_ms)
             for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
                 self.start(component)
-            nodes.create(self, config.nodes)
-            nodes.wait_ready(self, config.nodes)
-            objects.wait_default_service_account(self)
+            nodes.create(self.kubeconfig, config.nodes)
+            nodes.wait_ready(self.kubeconfig, config.nodes, self.state.pids["kwok"], self.log_path("kwok"))
+            objects.wait_default_service_account(self.kubeconfig)
         except BaseException:
             self.down()
             raise

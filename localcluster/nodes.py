@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -11,8 +11,6 @@ from kubernetes.client.rest import ApiException
 from localcluster import processes
 from localcluster.objects import api_client
 
-if TYPE_CHECKING:
-    from localcluster.cluster import LocalCluster
 
 ZONES = ("zone-a", "zone-b", "zone-c")
 NODE_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
@@ -49,8 +47,8 @@ def manifest(index: int) -> dict:
     }
 
 
-def create(cluster: LocalCluster, count: int, start: int = 0) -> list[str]:
-    core = client.CoreV1Api(api_client(cluster.kubeconfig))
+def create(kubeconfig: Path, count: int, start: int = 0) -> list[str]:
+    core = client.CoreV1Api(api_client(kubeconfig))
 
     def create_one(index: int) -> str:
         try:
@@ -72,14 +70,13 @@ def ready_count(core: client.CoreV1Api) -> int:
     return ready
 
 
-def wait_ready(cluster: LocalCluster, count: int, timeout: float = 120) -> None:
-    core = client.CoreV1Api(api_client(cluster.kubeconfig))
+def wait_ready(kubeconfig: Path, count: int, kwok_pid: int, kwok_log: Path, timeout: float = 120) -> None:
+    core = client.CoreV1Api(api_client(kubeconfig))
     deadline = time.monotonic() + timeout
     ready = 0
-    kwok_pid = cluster.state.pids["kwok"]
     while time.monotonic() < deadline:
         if not processes.alive(kwok_pid):
-            raise processes.StartError(f"kwok exited:\n{processes.tail(cluster.log_path('kwok'))}")
+            raise processes.StartError(f"kwok exited:\n{processes.tail(kwok_log)}")
         ready = ready_count(core)
         if ready >= count:
             return

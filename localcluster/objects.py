@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import yaml
 from kubernetes import client, config, dynamic
@@ -10,8 +10,6 @@ from kubernetes.client.rest import ApiException
 
 from localcluster import stages
 
-if TYPE_CHECKING:
-    from localcluster.cluster import ClusterConfig, LocalCluster
 
 FIELD_MANAGER = "localcluster"
 
@@ -43,12 +41,13 @@ def wait_crd_established(api: client.ApiClient, name: str, timeout: float = 60) 
     raise TimeoutError(f"CRD {name} not Established after {timeout}s")
 
 
-def install_kwok_stages(cluster: LocalCluster, cfg: ClusterConfig) -> None:
-    api = api_client(cluster.kubeconfig)
-    crd = yaml.safe_load((cluster.binaries.kwok_assets / "stage-crd.yaml").read_text())
+def install_kwok_stages(kubeconfig: Path, kwok_assets: Path, pod_ready_delay_ms: int,
+                        pod_ready_jitter_ms: int) -> None:
+    api = api_client(kubeconfig)
+    crd = yaml.safe_load((kwok_assets / "stage-crd.yaml").read_text())
     apply(api, crd)
     wait_crd_established(api, crd["metadata"]["name"])
-    for stage in stages.load(cluster.binaries.kwok_assets, cfg.pod_ready_delay_ms, cfg.pod_ready_jitter_ms):
+    for stage in stages.load(kwok_assets, pod_ready_delay_ms, pod_ready_jitter_ms):
         apply_with_retry(api, stage)
 
 
@@ -64,9 +63,9 @@ def apply_with_retry(api: client.ApiClient, obj: dict, timeout: float = 30) -> N
             time.sleep(0.2)
 
 
-def wait_default_service_account(cluster: LocalCluster, timeout: float = 60) -> None:
+def wait_default_service_account(kubeconfig: Path, timeout: float = 60) -> None:
     """Pods need the namespace's `default` ServiceAccount, made by the controller-manager."""
-    core = client.CoreV1Api(api_client(cluster.kubeconfig))
+    core = client.CoreV1Api(api_client(kubeconfig))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from cniupgrade import metrics, policy
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
@@ -133,10 +134,10 @@ class PlanRunner:
             message = json.loads(exc.body)["message"]
         except (TypeError, ValueError, KeyError):
             message = exc.reason or "forbidden"
-        status = self.status_book.decided or models.UpgradePlanStatus()
+        status = self.status_book.decided or status_api.UpgradePlanStatus()
         now = iso(dt.datetime.now(dt.timezone.utc))
         self.status_book.record(status.model_copy(update={"conditions": cond.lifecycle_conditions(
-            status.conditions, status.phase or models.Phase.pending, "Forbidden", message, now,
+            status.conditions, status.phase or status_api.Phase.pending, "Forbidden", message, now,
             status.observed_generation, blocked=True)}))
         self._write_status(urgent=True)
         if message != self._forbidden_reported:
@@ -214,7 +215,7 @@ class PlanRunner:
                              deployments, deleted_by_us=self.executor.deleted_uids)
 
     def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision,
-                   status: models.UpgradePlanStatus) -> float | None:
+                   status: status_api.UpgradePlanStatus) -> float | None:
         """Act, then record the status; returns when a deferred status write is due (None: nothing pending)."""
         raw_ds = self.view.daemonsets.get(self.view.namespace, self.view.ds_name) if self.view else None
         ds = DaemonSetView.from_api(raw_ds) if raw_ds is not None else None
@@ -258,20 +259,20 @@ class PlanRunner:
         self.status_book.wrote(self.executor.write_status(self.status_book.decided))
         return None
 
-    def _invalid(self, status: models.UpgradePlanStatus, generation: int, message: str) -> float:
+    def _invalid(self, status: status_api.UpgradePlanStatus, generation: int, message: str) -> float:
         now = iso(dt.datetime.now(dt.timezone.utc))
         new = status.model_copy(update={
-            "observed_generation": generation, "phase": models.Phase.failed,
-            "conditions": cond.lifecycle_conditions(status.conditions, models.Phase.failed, "InvalidSpec", message,
+            "observed_generation": generation, "phase": status_api.Phase.failed,
+            "conditions": cond.lifecycle_conditions(status.conditions, status_api.Phase.failed, "InvalidSpec", message,
                                                     now, generation)})
         self.status_book.record(new)
         self._write_status(urgent=True)
         return IDLE_RECHECK_SECONDS
 
 
-def parse_status(body: dict) -> models.UpgradePlanStatus:
+def parse_status(body: dict) -> status_api.UpgradePlanStatus:
     try:
-        return models.UpgradePlanStatus.model_validate(body.get("status") or {})
+        return status_api.UpgradePlanStatus.model_validate(body.get("status") or {})
     except ValidationError:
         log.warning("unreadable status on %s; starting from an empty one", body["metadata"]["name"])
-        return models.UpgradePlanStatus()
+        return status_api.UpgradePlanStatus()

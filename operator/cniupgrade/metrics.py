@@ -9,7 +9,7 @@ from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cniupgrade.api.models import NodeResult, Phase, UpgradePlanStatus, parse_time
+from cniupgrade.api.status import NodeResult, Phase, UpgradePlanStatus, parse_time
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 PLAN = ("namespace", "plan")

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cniupgrade import builtins  # noqa: F401 - registers the plugins and mechanisms
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 from cniupgrade.engine import daemonset_name
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
@@ -54,14 +55,14 @@ def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Previ
     boundary = security_checks.namespace_boundary(namespace, spec.namespace, security)
     if not boundary.passed:
         observation = Observation.refused(dt.datetime.now(dt.timezone.utc), f"{namespace}/{name}", boundary)
-        return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
+        return Preview(name, spec, decide(spec, status_api.UpgradePlanStatus(), observation, generation=1))
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
                     plugin_for(spec).control_plane(spec))
     try:
         observation = with_preflight(api, spec, view.observe(), security, namespace)
     finally:
         view.stop()
-    return Preview(name, spec, decide(spec, models.UpgradePlanStatus(), observation, generation=1))
+    return Preview(name, spec, decide(spec, status_api.UpgradePlanStatus(), observation, generation=1))
 
 
 def describe_action(action: act.Action) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 
 WRITE_INTERVAL = 1.0
 NODES_PER_INTERVAL = 250
@@ -27,13 +28,13 @@ def resource_version(text: str) -> int | None:
 
 @dataclass
 class StatusBook:
-    decided: models.UpgradePlanStatus | None = None  # our latest decision, written or not
-    written: models.UpgradePlanStatus | None = None  # the status our last write stored
+    decided: status_api.UpgradePlanStatus | None = None  # our latest decision, written or not
+    written: status_api.UpgradePlanStatus | None = None  # the status our last write stored
     latest: str | None = None  # the resourceVersion our last write produced
     settled: str | None = None  # the last version whose status was read (or written by us): not parsed again
     last_write: float = 0.0
 
-    def base(self, body: dict, parse: Callable[[dict], models.UpgradePlanStatus]) -> models.UpgradePlanStatus:
+    def base(self, body: dict, parse: Callable[[dict], status_api.UpgradePlanStatus]) -> status_api.UpgradePlanStatus:
         """The status to decide from: ours, unless someone else wrote one after our last write.
 
         The watch can deliver an older version after our write returned (say the user's spec patch, or kopf's
@@ -55,7 +56,7 @@ class StatusBook:
         ours, theirs = resource_version(self.latest), resource_version(version)
         return ours is not None and theirs is not None and theirs < ours
 
-    def record(self, status: models.UpgradePlanStatus) -> None:
+    def record(self, status: status_api.UpgradePlanStatus) -> None:
         self.decided = status
 
     def due(self, urgent: bool, now: float | None = None) -> float | None:

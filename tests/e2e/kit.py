@@ -7,7 +7,7 @@ from pathlib import Path
 from kubernetes import client
 
 from cniupgrade.api import models
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 AGENT_LABELS = {"app": "cni-agent"}
 AGENT_SELECTOR = "app=cni-agent"

@@ -6,7 +6,7 @@ import yaml
 
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import create_agent, plan_body
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 
 def spec_with(**changes) -> dict:

@@ -11,7 +11,7 @@ from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, create_agent
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.recorder import PodRecorder
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 ELECTION = ("--leader-elect", "--lease-duration=6", "--lease-renew-interval=1")
 

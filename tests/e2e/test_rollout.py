@@ -6,7 +6,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 NODES = E2E_NODES
 

@@ -10,7 +10,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
 from tests.e2e.recorder import PodRecorder
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 
 def agent_images(admin_api, namespace) -> str:

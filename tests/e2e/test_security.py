@@ -16,7 +16,7 @@ from localcluster import deployment
 from tests.e2e.conftest import E2E_NODES, TEST_IMAGE_REPOSITORIES
 from tests.e2e.kit import (ORIGINAL_STRATEGY, ROLL_DAEMONSET_RULES, PlanAccount, Plans, create_agent, plan_body,
                           plan_events)
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 ATTACKER_IMAGE = "attacker.example/miner:latest"
 BINDING = "cniupgrade-namespace-boundary"

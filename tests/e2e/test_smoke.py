@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 REVISION_LABEL = "controller-revision-hash"
 

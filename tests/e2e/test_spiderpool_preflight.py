@@ -11,7 +11,7 @@ from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount
-from tests.e2e.spiderpool import seed
+from simulated.spiderpool import seed
 
 SECURITY_CHECKS = ["security.namespace-boundary", "security.image-policy", "security.cluster-scope"]
 EXPECTED_ORDER = [*SECURITY_CHECKS, "generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",

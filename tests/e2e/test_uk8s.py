@@ -6,7 +6,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount, plan_events
 from tests.e2e.recorder import PodRecorder
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 IMAGE = "uhub.service.ucloud.cn/uk8s/cni-vpc-node:{}"
 LABELS = {"app": "cni-vpc-node"}

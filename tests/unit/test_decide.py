@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from cniupgrade.api.models import NodeState, Phase, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import decide
 from tests.unit.builders import NEW, OLD, OLD_IMAGES, PLAN, ROLLING, T0, observe, pod, probe, spec

@@ -1,7 +1,7 @@
 """A plan outside its namespace boundary is blocked before anything is read or changed, and says why."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Phase, UpgradePlanStatus
+from cniupgrade.api.status import Phase, UpgradePlanStatus
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.preflight.security_checks import namespace_boundary
 from cniupgrade.rollout.decide import decide, spec_digest

@@ -5,7 +5,7 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.status import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import decide
 from tests.unit.builders import NEW, PLAN, T0, observe, pod, spec

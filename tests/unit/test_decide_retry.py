@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from cniupgrade.api.models import NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.status import NodeState, Phase, UpgradePlanStatus
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import decide, needs_preflight, spec_digest
 from cniupgrade.seams.objects import NodeInfo

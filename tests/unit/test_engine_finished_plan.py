@@ -3,6 +3,7 @@ until its spec changes (then it plans again, with watches)."""
 from __future__ import annotations
 
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 from cniupgrade.engine import PlanRunner
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.rollout.decide import spec_digest
@@ -73,7 +74,7 @@ def test_a_succeeded_plan_drops_its_watches_and_decides_without_them():
     runner = runner_for(body(plan_spec, "Succeeded", spec_digest(plan_spec)), view)
     runner.reconcile_once()
     assert view.stopped and runner.view is None
-    assert runner.status_book.decided.phase is models.Phase.succeeded
+    assert runner.status_book.decided.phase is status_api.Phase.succeeded
     runner.reconcile_once()  # and stays without them
     assert runner.view is None
 
@@ -117,13 +118,13 @@ def test_a_phase_change_whose_status_write_failed_is_decided_again_with_its_even
     plan_spec = spec()
     runner = runner_for(body(plan_spec, "Rolling", spec_digest(plan_spec)), FakeView())
     runner.view = None
-    before = models.UpgradePlanStatus(phase=models.Phase.rolling)
+    before = status_api.UpgradePlanStatus(phase=status_api.Phase.rolling)
     runner.status_book.record(before)
 
     def unavailable(status):
         raise ApiException(status=503, reason="the API server restarts")
     runner.executor.write_status = unavailable
-    done = Decision(models.UpgradePlanStatus(phase=models.Phase.succeeded),
+    done = Decision(status_api.UpgradePlanStatus(phase=status_api.Phase.succeeded),
                     events=[act.Event("Normal", "UpgradeSucceeded", "all nodes upgraded")])
     try:
         runner._carry_out(plan_spec, done, before)

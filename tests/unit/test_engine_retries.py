@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubernetes.client.rest import ApiException
 
 from cniupgrade import metrics
-from cniupgrade.api.models import Phase, UpgradePlanStatus
+from cniupgrade.api.status import Phase, UpgradePlanStatus
 from cniupgrade.engine import MAX_BACKOFF_SECONDS, PlanRunner
 from cniupgrade.status_book import StatusBook
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cniupgrade import metrics
-from cniupgrade.api.models import CheckResult, Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.status import CheckResult, Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
 
 
 def value(name: str, **labels) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from cniupgrade.api.models import ComputedPlan, NodeResult, NodeState
+from cniupgrade.api.status import ComputedPlan, NodeResult, NodeState
 from cniupgrade.rollout.layout import layout_of
 from cniupgrade.rollout.node_results import NodeResults
 

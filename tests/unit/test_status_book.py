@@ -1,7 +1,7 @@
 """Status writes are coalesced, and the loop never decides from a status older than its own."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.status import Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.engine import parse_status
 from cniupgrade.status_book import NODES_PER_INTERVAL, WRITE_INTERVAL, StatusBook, resource_version
 

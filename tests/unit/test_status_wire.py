@@ -1,7 +1,7 @@
 """Upgraded nodes travel as one string each (status.upgradedNodes); in memory they are results in status.nodes."""
 from __future__ import annotations
 
-from cniupgrade.api.models import ComputedPlan, NodeResult, NodeState, UpgradePlanStatus
+from cniupgrade.api.status import ComputedPlan, NodeResult, NodeState, UpgradePlanStatus
 
 PLAN = ComputedPlan(batches=[["n0"], ["n1", "n2"], ["n3"]], canary_batches=1, max_unavailable=2)
 

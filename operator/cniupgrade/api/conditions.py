@@ -1,7 +1,7 @@
 """kstatus-compatible conditions (Ready, Reconciling, Stalled) plus our own, derived from the phase."""
 from __future__ import annotations
 
-from cniupgrade.api.models import TERMINAL_PHASES, Condition, Phase
+from cniupgrade.api.status import TERMINAL_PHASES, Condition, Phase
 
 READY = "Ready"
 RECONCILING = "Reconciling"

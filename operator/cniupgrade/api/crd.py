@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import yaml
 
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 
 PRINTER_COLUMNS = [
     {"name": "Plugin", "type": "string", "jsonPath": ".spec.plugin"},
@@ -65,7 +66,7 @@ def openapi_schema(plugins: Iterable[str]) -> dict:
     spec = schema_of(models.UpgradePlanSpec)
     spec["properties"]["plugin"]["enum"] = sorted(plugins)
     spec["x-kubernetes-validations"] = models.SPEC_RULES
-    status = schema_of(models.UpgradePlanStatus)
+    status = schema_of(status_api.UpgradePlanStatus)
     status["description"] = "Observed state, written by the operator."
     return {
         "type": "object",

@@ -14,6 +14,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
+from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
 from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.cluster import KubeCluster
@@ -58,13 +59,13 @@ class Executor:
         self.acting = None
         self.act_as(acting or api)
         self.spec: models.UpgradePlanSpec | None = None
-        self.decided: models.UpgradePlanStatus | None = None
+        self.decided: status_api.UpgradePlanStatus | None = None
         self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
         # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
         self._deleted_uids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def act_for(self, spec: models.UpgradePlanSpec, decided: models.UpgradePlanStatus) -> None:
+    def act_for(self, spec: models.UpgradePlanSpec, decided: status_api.UpgradePlanStatus) -> None:
         """The plan this pass acts for: its spec (its identity follows: the operator, or spec.serviceAccountName
         impersonated) and the status just decided (an after-success action records into it)."""
         self.spec, self.decided = spec, decided
@@ -279,7 +280,7 @@ class Executor:
                     raise
 
     # ---- status and events -------------------------------------------------------------------------
-    def write_status(self, status: models.UpgradePlanStatus) -> str:
+    def write_status(self, status: status_api.UpgradePlanStatus) -> str:
         """Merge-patch the whole status (nulls remove stale keys); returns the new resourceVersion."""
         body = {"status": status.model_dump(mode="json", by_alias=True)}
         written = self.custom.patch_namespaced_custom_object_status(models.GROUP, models.VERSION, self.plan_namespace,

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.api.models import (TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanSpec,
-                                   UpgradePlanStatus)
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.memo import last_by_identity
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.layout import layout_of

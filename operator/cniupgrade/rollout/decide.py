@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from cniupgrade.api.models import TERMINAL_PHASES, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import TERMINAL_PHASES, UpgradePlanStatus
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso, spec_digest  # noqa: F401
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import Observation

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from cniupgrade.api.models import ComputedPlan
+from cniupgrade.api.status import ComputedPlan
 from cniupgrade.memo import last_by_identity
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Iterator, Mapping, Sequence
 
-from cniupgrade.api.models import Counts, NodeResult, NodeState
+from cniupgrade.api.status import Counts, NodeResult, NodeState
 from cniupgrade.memo import RecentByIdentity
 from cniupgrade.rollout.layout import PlanLayout
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from cniupgrade.api.models import parse_time
+from cniupgrade.api.status import parse_time
 from cniupgrade.preflight.framework import Finding, Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.seams.objects import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,

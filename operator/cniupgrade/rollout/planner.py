@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 from typing import AbstractSet, Iterable, Mapping
 
-from cniupgrade.api.models import ComputedPlan, NodeOrder, Rollout
+from cniupgrade.api.models import NodeOrder, Rollout
+from cniupgrade.api.status import ComputedPlan
 from cniupgrade.seams.objects import NodeInfo
 
 ZONE_LABEL = "topology.kubernetes.io/zone"

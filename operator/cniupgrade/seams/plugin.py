@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol
 
-from cniupgrade.api.models import UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import UpgradePlanStatus
 from cniupgrade.preflight.framework import Verdict
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo

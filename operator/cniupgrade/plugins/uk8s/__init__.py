@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Mapping
 
-from cniupgrade.api.models import Phase, UpgradePlanSpec, UpgradePlanStatus
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import Phase, UpgradePlanStatus
 from cniupgrade.plugins.agents import agent_versions
 from cniupgrade.plugins.images import first_tag, image_name, retag
 from cniupgrade.plugins.uk8s import checks, facts, old_pods

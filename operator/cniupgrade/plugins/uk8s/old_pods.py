@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cniupgrade.api.models import NodeState, UpgradePlanStatus, parse_time
+from cniupgrade.api.status import NodeState, UpgradePlanStatus, parse_time
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
 from cniupgrade.seams.cluster import (DAEMONSETS, DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, ClusterReads,
                                       ClusterWrites, items)

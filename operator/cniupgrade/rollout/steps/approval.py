@@ -2,7 +2,7 @@
 this very spec."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Phase
+from cniupgrade.api.status import Phase
 from cniupgrade.rollout.context import Context, Decision
 from cniupgrade.rollout.steps.checks import awaiting_approval
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.api.models import (RETRY_ANNOTATION, CheckResult, ComputedPlan, NodeResult, NodeState, Phase,
-                                   UpgradePlanStatus)
+from cniupgrade.api.models import RETRY_ANNOTATION
+from cniupgrade.api.status import CheckResult, ComputedPlan, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision

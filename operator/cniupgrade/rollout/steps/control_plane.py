@@ -1,7 +1,7 @@
 """The plugin's Deployments go first (the vendor's order), each fully rolled out before the agent."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Phase
+from cniupgrade.api.status import Phase
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.context import Context, Decision
 from cniupgrade.rollout.steps.prepull import before_the_daemonset

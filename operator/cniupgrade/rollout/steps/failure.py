@@ -1,7 +1,8 @@
 """A node failed its gate: stop, or put the failed nodes back on the previous images."""
 from __future__ import annotations
 
-from cniupgrade.api.models import RETRY_ANNOTATION, NodeState, Phase
+from cniupgrade.api.models import RETRY_ANNOTATION
+from cniupgrade.api.status import NodeState, Phase
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision
 

@@ -1,7 +1,7 @@
 """The version notes' migrations, once approved and before any workload changes; then the rollout starts."""
 from __future__ import annotations
 
-from cniupgrade.api.models import Phase
+from cniupgrade.api.status import Phase
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.context import Context, Decision
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from itertools import islice
 
-from cniupgrade.api.models import NodeState, Phase, RolloutMode, parse_time, upgraded_message
+from cniupgrade.api.models import RolloutMode
+from cniupgrade.api.status import NodeState, Phase, parse_time, upgraded_message
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cniupgrade.api import conditions as cond
-from cniupgrade.api.models import Phase
+from cniupgrade.api.status import Phase
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision
 from cniupgrade.rollout.observation import images_digest

@@ -10,7 +10,7 @@ import yaml
 from kubernetes import client
 
 from localcluster.objects import apply_with_retry, wait_crd_established
-from tests.helpers import wait_for
+from localcluster.waiting import wait_for
 
 HERE = Path(__file__).parent
 GROUP, VERSION = "spiderpool.spidernet.io", "v2beta1"

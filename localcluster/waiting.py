@@ -1,4 +1,4 @@
-"""Small helpers the tests share."""
+"""Wait for a condition; a timeout names it. Shared by the e2e tests and the simulated installs."""
 from __future__ import annotations
 
 import time

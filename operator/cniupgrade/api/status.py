@@ -1,0 +1,175 @@
+"""The UpgradePlan's status: phases, node results, check results, conditions, as the operator writes them.
+
+Upgraded nodes travel as one string each (status.upgradedNodes); in memory they are results in nodes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Annotated
+
+from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from cniupgrade.api.models import ApiModel
+
+
+class Phase(str, Enum):
+    pending = "Pending"
+    preflight = "Preflight"
+    awaiting_approval = "AwaitingApproval"
+    waiting = "Waiting"
+    migrating = "Migrating"
+    pre_pulling = "PrePulling"
+    control_plane = "ControlPlane"
+    canary = "Canary"
+    rolling = "Rolling"
+    paused = "Paused"
+    succeeded = "Succeeded"
+    failed = "Failed"
+    rolling_back = "RollingBack"
+    rolled_back = "RolledBack"
+
+
+TERMINAL_PHASES = frozenset({Phase.succeeded, Phase.failed, Phase.rolled_back})
+
+
+class NodeState(str, Enum):
+    pending = "Pending"
+    upgrading = "Upgrading"
+    upgraded = "Upgraded"
+    failed = "Failed"
+    rolled_back = "RolledBack"
+
+
+class Condition(ApiModel):
+    type: str
+    status: Annotated[str, Field(json_schema_extra={"enum": ["True", "False", "Unknown"]})]
+    reason: str
+    message: str = ""
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class CheckResult(ApiModel):
+    id: str
+    severity: Annotated[str, Field(json_schema_extra={"enum": ["Error", "Warning", "Info"]})]
+    result: Annotated[str, Field(json_schema_extra={"enum": ["Passed", "Failed", "Skipped"]})]
+    message: str = ""
+    remediation: str = ""
+    objects: list[str] = Field(default_factory=list, description="Affected objects (at most 20 named).")
+    migration: str = Field(default="", description="The migration that fixes it (see spec.migrations).")
+    after_upgrade: str = Field(default="", description=(
+        "What to do once the upgrade has succeeded; posted then as a FollowUp Event."))
+
+
+class ComputedPlan(ApiModel):
+    batches: list[list[str]] = Field(default_factory=list, description="Node batches in rollout order.")
+    canary_batches: int = Field(default=0, description="How many leading batches form the canary.")
+    excluded: list[str] = Field(default_factory=list, description=(
+        "Nodes left out, with why: 'node: reason' (not Ready, unschedulable, no agent pod, selector)."))
+    max_unavailable: int = Field(default=1, description="The resolved batch size.")
+
+
+class NodeResult(ApiModel):
+    name: str
+    state: NodeState
+    message: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def compact(self) -> str:
+        """An upgraded node as one string: '<name> <startedAt> <finishedAt>' ('-' for a missing time)."""
+        return f"{self.name} {self.started_at or '-'} {self.finished_at or '-'}"
+
+    @classmethod
+    def from_compact(cls, compact: str) -> NodeResult:
+        name, started, finished = (compact.split(" ") + ["-", "-"])[:3]
+        started_at, finished_at = (None if t == "-" else t for t in (started, finished))
+        message = upgraded_message(started_at, finished_at) if started_at and finished_at else ""
+        return cls(name=name, state=NodeState.upgraded, message=message, started_at=started_at,
+                   finished_at=finished_at)
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def upgraded_message(started_at: str, finished_at: str) -> str:
+    """An upgraded node's message, from its recorded times: the same when decided and when read back compact."""
+    took = parse_time(finished_at) - parse_time(started_at)
+    return f"upgraded in {took.total_seconds():.0f}s"
+
+
+class Counts(ApiModel):
+    total: int = 0
+    upgraded: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+class UpgradePlanStatus(ApiModel):
+    observed_generation: int | None = None
+    phase: Phase | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    from_version: str | None = Field(default=None, description="Version detected before the upgrade.")
+    target_images: dict[str, str] = Field(default_factory=dict, description="Container name to target image.")
+    previous_images: dict[str, str] = Field(default_factory=dict, description="Container name to previous image.")
+    original_update_strategy: dict | None = Field(
+        default=None, description="The DaemonSet's update strategy before the upgrade, restored at the end.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    checks: list[CheckResult] = Field(default_factory=list, description="Pre-flight results, in the vendor's order.")
+    plan: ComputedPlan | None = None
+    nodes: list[NodeResult] = Field(default_factory=list, description=(
+        "Nodes in flight, failed or rolled back (pending ones are not listed, upgraded ones are in upgradedNodes)."))
+    upgraded_nodes: list[str] = Field(default_factory=list, description=(
+        "Upgraded nodes, one string each: '<name> <startedAt> <finishedAt>'. One value per node, not five: the API "
+        "server's cost of every status write grows with the values the object holds (at 1000 nodes: 98 ms as "
+        "objects, 28 ms as strings). In memory they are results in nodes; this field is their form on the wire."))
+    counts: Counts = Field(default_factory=Counts)
+    progress: str = Field(default="", description="upgraded/total, for kubectl get.")
+    current_batch: int | None = Field(default=None, description="0 is the canary, 1.. the later batches.")
+    started_at: str | None = None
+    last_progress_at: str | None = None
+    completed_at: str | None = None
+    last_batch_finished_at: str | None = None
+    old_pods: list[str] | None = Field(default=None, description=(
+        "After the upgrade (uk8s-cni-vpc): pods created on a node before its upgrade, which keep the old network "
+        "features until recreated (at most 50 named)."))
+    old_pods_count: int | None = None
+    restarted_workloads: list[str] = Field(default_factory=list, description="Workloads restarted for them.")
+    spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
+                                  "a changed spec on a finished or waiting plan plans again.")
+    approved_spec_hash: str | None = Field(default=None, description=(
+        "With requireApproval: the specHash spec.approved was given for. A spec changed after its approval (a new "
+        "targetVersion with approved: true left in git) waits for approved to be set false, then true again."))
+    last_handled_retry: str | None = Field(default=None, description=(
+        "The value of the cniupgrade.io/retry annotation last acted on: a Failed or RolledBack plan whose "
+        "annotation differs plans again from the cluster as it is."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_upgraded(cls, data):
+        """upgradedNodes become results in nodes, in plan order as the loop keeps them (so a status read back
+        equals the one written). A status written before upgradedNodes existed listed them in nodes."""
+        if not isinstance(data, dict):
+            return data
+        key = "upgradedNodes" if "upgradedNodes" in data else "upgraded_nodes"
+        if not data.get(key):
+            return data
+        data = dict(data)
+        merged = [*(data.get("nodes") or []), *(NodeResult.from_compact(c) for c in data.pop(key))]
+        plan = data.get("plan") or {}
+        batches = plan.get("batches") if isinstance(plan, dict) else plan.batches
+        position = {name: i for i, name in enumerate(n for batch in batches or [] for n in batch)}
+        merged.sort(key=lambda r: position.get(r["name"] if isinstance(r, dict) else r.name, len(position)))
+        data["nodes"] = merged
+        return data
+
+    @model_serializer(mode="wrap")
+    def _compact_upgraded(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict:
+        data = handler(self)
+        if "nodes" in data and any(r.state is NodeState.upgraded for r in self.nodes):
+            data["nodes"] = [d for r, d in zip(self.nodes, data["nodes"]) if r.state is not NodeState.upgraded]
+            data["upgradedNodes" if info.by_alias else "upgraded_nodes"] = [
+                r.compact() for r in self.nodes if r.state is NodeState.upgraded]
+        return data
