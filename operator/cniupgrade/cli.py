@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from cniupgrade import __version__
@@ -133,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return run_operator(args)
     if args.command == "plan":
-        return plan_preview(args)
+        code = plan_preview(args)
+        # The preview's watches (daemon threads) may still be reading their sockets: the interpreter's teardown
+        # under them aborted the process (exit 134) after a complete preview. Nothing is left to clean up.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.command == "crd":
         from cniupgrade import builtins
         from cniupgrade.api import crd
