@@ -28,7 +28,7 @@ from localcluster.objects import api_client
 from localcluster.processes import free_port
 
 from bench import audit, crowd
-from bench.peak import REPO, peak_rss_mib
+from bench.peak import peak_rss_mib
 from bench.preflight import preflight_bench
 from bench.rollout import Rollouts, Run
 from bench.stats import ratio_interval

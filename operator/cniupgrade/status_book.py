@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 
 WRITE_INTERVAL = 1.0

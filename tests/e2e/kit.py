@@ -137,6 +137,7 @@ class PlanAccount:
 
 # What an account needs to roll a DaemonSet of its namespace (docs/security.md), pre-pull and probe included.
 ROLL_DAEMONSET_RULES = [
-    {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get", "list", "watch", "patch", "create", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["daemonsets"],
+     "verbs": ["get", "list", "watch", "patch", "create", "delete"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
 ]

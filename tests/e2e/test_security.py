@@ -52,7 +52,8 @@ def assert_untouched(api, namespace: str) -> None:
     assert ds.spec.template.spec.containers[0].image == "example.com/cni/agent:v1.0.0"
     assert ds.spec.update_strategy.type == ORIGINAL_STRATEGY["type"]
     assert OWNER not in (ds.metadata.annotations or {})
-    assert not client.AppsV1Api(api).list_namespaced_daemon_set(namespace, label_selector="cniupgrade.io/prepull-for").items
+    prepull = client.AppsV1Api(api).list_namespaced_daemon_set(namespace, label_selector="cniupgrade.io/prepull-for")
+    assert not prepull.items
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace).items
     assert all(c.image != ATTACKER_IMAGE for p in pods for c in p.spec.containers)
 

@@ -20,8 +20,7 @@ from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_re
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPodIndex
 from cniupgrade.rollout.observation import DaemonSetView, DeploymentView, Observation, PrePullPod, ProbePod
-from cniupgrade.seams.objects import PREPULL_LABEL, PROBE_LABEL
-from cniupgrade.seams.objects import NodeInfo
+from cniupgrade.seams.objects import PREPULL_LABEL, PROBE_LABEL, NodeInfo
 
 SYNC_TIMEOUT = 30.0
 OWNER_RECHECK_SECONDS = 5.0

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.seams.cluster import DAEMONSETS, PODS, ClusterReads, items
-from cniupgrade.seams.objects import images_of
 from cniupgrade.seams.plugin import Plugin
 
 
