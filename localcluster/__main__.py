@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster", description=__doc__)
     parser.add_argument("--name", default="dev", help="cluster name (state under .localcluster/NAME)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="build (or find cached) control-plane binaries")
+    sub.add_parser("build", help="build (or find cached) control-plane binaries and the helm CLI")
     up = sub.add_parser("up", help="start a fresh cluster with simulated nodes")
     up.add_argument("--nodes", type=int, default=ClusterConfig.nodes)
     up.add_argument("--pod-ready-delay-ms", type=int, default=ClusterConfig.pod_ready_delay_ms)
@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         binaries = build.ensure_built()
+        helm = build.ensure_helm() if args.command == "build" else None
     except build.BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.command == "build":
         print(binaries.root)
+        print(helm)
         return 0
     cluster = LocalCluster(args.name, binaries)
     if args.command == "up":

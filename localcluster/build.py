@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from localcluster import versions
 
@@ -108,27 +109,49 @@ def _build_into(staging: Path, log) -> None:
     shutil.copyfile(source / KWOK_STAGE_CRD, assets / "stage-crd.yaml")
 
 
-def ensure_built(log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> Binaries:
-    """Return the cached binaries, building them first when the cache key has none."""
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _cached(key: str, build: Callable[[Path, Callable], None], what: str, log) -> Path:
+    """The cache entry `key`, built first (by `build` into a staging folder) when it has none."""
     root = cache_root()
-    target = root / versions.cache_key()
+    target = root / key
     if (target / "complete").exists():
-        return Binaries(target)
+        return target
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a waiter then finds it done
         if (target / "complete").exists():
-            return Binaries(target)
+            return target
         _check_go()
         staging = root / f".building-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         started = time.monotonic()
         try:
-            _build_into(staging, log)
+            build(staging, log)
             (staging / "complete").write_text(f"built in {time.monotonic() - started:.0f}s\n")
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)  # atomic: a killed build never leaves a half cache behind
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        log(f"control plane built in {time.monotonic() - started:.0f}s into {target}")
-    return Binaries(target)
+        log(f"{what} built in {time.monotonic() - started:.0f}s into {target}")
+    return target
+
+
+def ensure_built(log=_log) -> Binaries:
+    """Return the cached control-plane binaries, building them first when the cache key has none."""
+    return Binaries(_cached(versions.cache_key(), _build_into, "control plane", log))
+
+
+def _build_helm_into(staging: Path, log) -> None:
+    log(f"building helm {versions.HELM}...")
+    (staging / "bin").mkdir(parents=True)
+    ldflags = f"-s -w -X helm.sh/helm/v3/internal/version.version={versions.HELM}"
+    _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(staging / "bin" / "helm"), "helm.sh/helm/v3/cmd/helm"],
+        "helm", log)
+
+
+def ensure_helm(log=_log) -> Path:
+    """The helm CLI, built from Go modules once into its own cache entry (the control plane's stays as it is)."""
+    return _cached(versions.helm_cache_key(), _build_helm_into, "helm", log) / "bin" / "helm"

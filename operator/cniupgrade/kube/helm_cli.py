@@ -1,0 +1,94 @@
+"""The helm CLI, driven as a subprocess: argument lists (never a shell string), a timeout on every call, JSON
+output parsed, and errors that carry helm's own message. The binary is built from Go modules (localcluster) and
+shipped in the image; HELM_BINARY names it, else `helm` on PATH."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+HELM_BINARY_ENV = "HELM_BINARY"
+DEFAULT_TIMEOUT = 120.0
+
+
+class HelmError(RuntimeError):
+    """helm failed (its stderr), or could not be run."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: int
+    status: str  # deployed, superseded, failed, pending-upgrade, ...
+    chart: str  # "<name>-<version>"
+    app_version: str
+
+
+class HelmCli:
+    def __init__(self, binary: str | Path | None = None, kubeconfig: str | Path | None = None,
+                 timeout: float = DEFAULT_TIMEOUT):
+        found = binary or os.environ.get(HELM_BINARY_ENV) or shutil.which("helm")
+        if not found:
+            raise HelmError(f"no helm binary: set {HELM_BINARY_ENV} or put helm on PATH")
+        self.binary, self.kubeconfig, self.timeout = str(found), kubeconfig, timeout
+
+    def run(self, *args: str, stdin: str | None = None, timeout: float | None = None) -> str:
+        command = [self.binary, *args, *(["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig else [])]
+        try:
+            done = subprocess.run(command, input=stdin, capture_output=True, text=True,
+                                  timeout=timeout or self.timeout, env={**os.environ, "HELM_NO_PLUGINS": "1"})
+        except subprocess.TimeoutExpired as exc:
+            raise HelmError(f"helm {args[0]} did not finish within {exc.timeout:.0f}s") from exc
+        except OSError as exc:
+            raise HelmError(f"cannot run {self.binary}: {exc}") from exc
+        if done.returncode != 0:
+            raise HelmError(f"helm {args[0]}: {done.stderr.strip() or f'exit {done.returncode}'}")
+        return done.stdout
+
+    def version(self) -> str:
+        return self.run("version", "--short").strip()
+
+    def history(self, release: str, namespace: str) -> list[Revision]:
+        """Oldest first; [] when there is no such release."""
+        try:
+            rows = json.loads(self.run("history", release, "-n", namespace, "-o", "json", "--max", "256"))
+        except HelmError as exc:
+            if "release: not found" in str(exc):
+                return []
+            raise
+        return [Revision(int(r["revision"]), r["status"], r["chart"], r.get("app_version", "")) for r in rows]
+
+    def values(self, release: str, namespace: str) -> dict:
+        """The user's values of the release's current revision (what `--reuse-values` would keep)."""
+        return json.loads(self.run("get", "values", release, "-n", namespace, "-o", "json")) or {}
+
+    def manifest(self, release: str, namespace: str) -> list[dict]:
+        return [d for d in yaml.safe_load_all(self.run("get", "manifest", release, "-n", namespace)) if d]
+
+    def template(self, release: str, namespace: str, chart: str, version: str | None = None,
+                 values: dict | None = None, repo: str | None = None) -> list[dict]:
+        """The objects the chart renders for these values (no cluster change)."""
+        return [d for d in yaml.safe_load_all(self.run(
+            "template", release, chart, "-n", namespace, *_source(version, repo), "-f", "-",
+            stdin=json.dumps(values or {}))) if d]
+
+    def upgrade(self, release: str, namespace: str, chart: str, version: str | None = None,
+                values: dict | None = None, repo: str | None = None, install: bool = False,
+                extra: Sequence[str] = ()) -> dict:
+        """`helm upgrade` with exactly `values` (not merged with the release's: the caller carries them over)."""
+        out = self.run("upgrade", release, chart, "-n", namespace, *_source(version, repo), "-f", "-",
+                       "--reset-values", "-o", "json", *(["--install"] if install else []), *extra,
+                       stdin=json.dumps(values or {}))
+        return json.loads(out)
+
+    def rollback(self, release: str, namespace: str, revision: int) -> None:
+        self.run("rollback", release, str(revision), "-n", namespace)
+
+
+def _source(version: str | None, repo: str | None) -> list[str]:
+    return [*(["--version", version] if version else []), *(["--repo", repo] if repo else [])]
