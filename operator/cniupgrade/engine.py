@@ -198,7 +198,7 @@ class PlanRunner:
         cached = self.preflight_cache
         if cached and cached[0] == key and time.monotonic() < cached[1]:
             return replace(observation, installed_version=cached[2].installed_version,
-                           preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes)
+                           preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes, chart=cached[2].chart)
         started = time.monotonic()
         observation = with_preflight(self.api, spec, observation, self.policy, self.namespace)
         finished = time.monotonic()

@@ -105,7 +105,8 @@ def operator_rbac(cluster, admin_api, kubectl) -> Path:
 
 @pytest.fixture(scope="session")
 def operator_process(cluster, operator_rbac, operator_policy, request) -> OperatorProcess:
-    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log", free_port(), env=operator_policy)
+    process = OperatorProcess(operator_rbac, cluster.dir / "operator.log", free_port(),
+                              env={**operator_policy, "HELM_BINARY": str(build.ensure_helm())})
     request.addfinalizer(process.stop)
     process.start()
     return process

@@ -67,6 +67,11 @@ CASES = {
     "skip list as text": ({"preflight": {"skip": "all"}}, "spec.preflight.skip"),
     "skipping a security check": ({"preflight": {"skip": ["security.image-policy"]}}, "spec.preflight.skip[0]"),
     "service account in capitals": ({"serviceAccountName": "Admin"}, "spec.serviceAccountName"),
+    "chart without an account": ({"chart": {"repository": "https://charts.example.com"}}, "spec.chart"),
+    "chart with rollback": ({"chart": {"repository": "https://charts.example.com"}, "serviceAccountName": "up",
+                             "rollbackOnFailure": True}, "spec.rollbackOnFailure"),
+    "chart repository not a URL": ({"chart": {"repository": "charts.example.com"}, "serviceAccountName": "up"},
+                                   "spec.chart.repository"),
 }
 
 

@@ -178,6 +178,23 @@ class SpiderpoolOptions(ApiModel):
         "chart's crds/ folder), applied when CRDs are missing or outdated."))]
 
 
+class Chart(ApiModel):
+    """Upgrade through the vendor's helm chart instead of patching images: the release is upgraded to the
+    target chart with the agent DaemonSet held at OnDelete, then rolled node by node, then released."""
+    repository: Annotated[str, Field(max_length=512, pattern=r"^https?://[^\s]+$", description=(
+        "The chart repository (HTTP or HTTPS URL), e.g. https://spidernet-io.github.io/spiderpool."))]
+    name: Annotated[str | None, Field(default=None, max_length=63, pattern=DNS_LABEL, description=(
+        "Chart name; default: the plugin's chart (spiderpool)."))]
+    version: Annotated[str | None, Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
+                                         description="Chart version; default: spec.targetVersion.")]
+    release_name: Annotated[str | None, Field(default=None, max_length=53, pattern=DNS_LABEL, description=(
+        "The helm release; default: the plugin's (spiderpool: spec.spiderpool.releaseName). It lives in "
+        "spec.namespace."))]
+    values: Annotated[dict | None, Field(default=None, description=(
+        "Values set over the release's current user values (which are carried over, renamed keys migrated)."),
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})]
+
+
 class Uk8sComponent(str, Enum):
     node = "node"
     ipamd = "ipamd"
@@ -230,6 +247,9 @@ class UpgradePlanSpec(ApiModel):
         "Allow a target older than the installed version (refused otherwise, by check generic.downgrade)."))]
     rollback_on_failure: Annotated[bool, Field(default=False, description=(
         "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
+    chart: Annotated[Chart | None, Field(default=None, description=(
+        "Upgrade through the plugin's helm chart (the release ends on the target chart, as installed); needs "
+        "spec.serviceAccountName, as which helm runs. Without it, images are patched."))]
     preflight: Annotated[Preflight, Field(default_factory=Preflight, json_schema_extra=DEFAULT_EMPTY,
                                           description="Which checks run and what blocks.")]
     pre_pull: Annotated[PrePull, Field(default_factory=PrePull, json_schema_extra=DEFAULT_EMPTY,
@@ -262,6 +282,12 @@ SPEC_RULES = [
     cel("!has(self.window) || self.window.start != self.window.end",
         "window.start and window.end must differ (an empty window would never open)", ".window.end"),
     cel("self.plugin != 'generic' || has(self.daemonSet)", "the generic profile needs spec.daemonSet"),
+    cel("!has(self.chart) || has(self.serviceAccountName)",
+        "spec.chart needs spec.serviceAccountName: helm writes whatever the chart holds (RBAC, webhooks, CRDs) and "
+        "runs as that account, not as the operator", ".chart"),
+    cel("!has(self.chart) || !has(self.rollbackOnFailure) || !self.rollbackOnFailure",
+        "rollbackOnFailure is not supported with spec.chart yet: a failed node stops the plan (retry or helm "
+        "rollback)", ".rollbackOnFailure"),
     cel("!has(self.rollout) || !has(self.rollout.batchDelaySeconds) || self.rollout.batchDelaySeconds == 0 || "
         "(has(self.rollout.mode) && self.rollout.mode == 'Batches')",
         "rollout.batchDelaySeconds needs rollout.mode: Batches (in Window mode a node starts as soon as another "

@@ -100,6 +100,18 @@ def upgraded_message(started_at: str, finished_at: str) -> str:
     return f"upgraded in {took.total_seconds():.0f}s"
 
 
+class ChartRelease(ApiModel):
+    """The chart path's target, fixed when the plan was computed: what the release is upgraded to, with which
+    values (the user's, carried over), and the values that hold the agent at OnDelete meanwhile."""
+    release: str
+    namespace: str
+    chart: str
+    version: str
+    repository: str
+    values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    hold_values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+
 class Counts(ApiModel):
     total: int = 0
     upgraded: int = 0
@@ -118,6 +130,7 @@ class UpgradePlanStatus(ApiModel):
         default=None, description="The DaemonSet's update strategy before the upgrade, restored at the end.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
     checks: list[CheckResult] = Field(default_factory=list, description="Pre-flight results, in the vendor's order.")
+    chart: ChartRelease | None = Field(default=None, description="spec.chart: the release's target.")
     plan: ComputedPlan | None = None
     nodes: list[NodeResult] = Field(default_factory=list, description=(
         "Nodes in flight, failed or rolled back (pending ones are not listed, upgraded ones are in upgradedNodes)."))

@@ -17,7 +17,9 @@ from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
 from cniupgrade.kube.client import acting_client
+from cniupgrade.kube.chart import merged
 from cniupgrade.kube.cluster import KubeCluster
+from cniupgrade.kube.helm_cli import HelmCli
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
 MAX_REMEMBERED_DELETIONS = 10_000
 EVENT_TIMEOUT_SECONDS = 10  # an unreachable API server must not hold the event queue for long
+HELM_UPGRADE_TIMEOUT = 600.0
 # The pods the operator creates (probe, pre-pull) run unprivileged, as nobody, with nothing to write to.
 POD_SECURITY = {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
                 "seccompProfile": {"type": "RuntimeDefault"}}
@@ -154,6 +157,18 @@ class Executor:
             raise
         self.post_event(act.Event("Normal", "MigrationApplied", f"{action.id}: {message}"))
 
+    def _upgrade_release(self, action: act.UpgradeRelease, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        """helm upgrade as the plan's ServiceAccount (spec.chart needs one): the values the plan recorded, with the
+        hold values while the nodes are rolled."""
+        chart = self.decided.chart
+        values = merged(chart.values, chart.hold_values) if action.hold else chart.values
+        helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
+                       timeout=HELM_UPGRADE_TIMEOUT)
+        helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
+        self.post_event(act.Event("Normal", "ReleaseUpgraded", f"helm release {chart.namespace}/{chart.release} at "
+                                                               f"{chart.chart}-{chart.version}" +
+                                  (" (agent held at OnDelete)" if action.hold else "")))
+
     def _run_after_success(self, action: act.RunAfterSuccess, ds: DaemonSetView | None,
                            raw_ds: dict | None) -> AfterSuccess:
         return plugin_for(self.spec).after_success(self.spec, self.decided, KubeCluster(self.api),
@@ -178,17 +193,19 @@ class Executor:
             done.append(f"removed {len(probes)} probe pod(s)")
         return done
 
-    def release(self, raw_ds: dict | None, original_strategy: Mapping) -> bool:
-        """Restore the strategy and drop our annotations, if this plan holds the DaemonSet; True if it did."""
+    def release(self, raw_ds: dict | None, original_strategy: Mapping | None) -> bool:
+        """Restore the strategy (None: leave it, as a helm release rendered it) and drop our annotations, if this
+        plan holds the DaemonSet; True if it did."""
         if raw_ds is None or (raw_ds["metadata"].get("annotations") or {}).get(OWNER_ANNOTATION) != self.owner_key:
             return False  # not ours (any more): nothing to restore
-        strategy = dict(original_strategy) or {"type": "RollingUpdate"}
-        if strategy.get("type") != "RollingUpdate":
-            strategy.setdefault("rollingUpdate", None)
-        self._patch_ds(raw_ds, {
-            "metadata": {"annotations": {OWNER_ANNOTATION: None, ORIGINAL_STRATEGY_ANNOTATION: None,
-                                         PREVIOUS_IMAGES_ANNOTATION: None}},
-            "spec": {"updateStrategy": strategy}})
+        patch: dict = {"metadata": {"annotations": {OWNER_ANNOTATION: None, ORIGINAL_STRATEGY_ANNOTATION: None,
+                                                    PREVIOUS_IMAGES_ANNOTATION: None}}}
+        if original_strategy is not None:
+            strategy = dict(original_strategy) or {"type": "RollingUpdate"}
+            if strategy.get("type") != "RollingUpdate":
+                strategy.setdefault("rollingUpdate", None)
+            patch["spec"] = {"updateStrategy": strategy}
+        self._patch_ds(raw_ds, patch)
         return True
 
     @property
@@ -343,5 +360,6 @@ HANDLERS = {
     act.StartPrePull: Executor._start_pre_pull_action,
     act.EndPrePull: Executor._end_pre_pull_action,
     act.RunMigration: Executor._run_migration,
+    act.UpgradeRelease: Executor._upgrade_release,
     act.RunAfterSuccess: Executor._run_after_success,
 }

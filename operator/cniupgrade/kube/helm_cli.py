@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -31,17 +32,19 @@ class Revision:
 
 class HelmCli:
     def __init__(self, binary: str | Path | None = None, kubeconfig: str | Path | None = None,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = DEFAULT_TIMEOUT, as_user: str | None = None):
+        """`as_user`: the user helm acts as (--kube-as-user), e.g. a plan's ServiceAccount."""
         found = binary or os.environ.get(HELM_BINARY_ENV) or shutil.which("helm")
         if not found:
             raise HelmError(f"no helm binary: set {HELM_BINARY_ENV} or put helm on PATH")
-        self.binary, self.kubeconfig, self.timeout = str(found), kubeconfig, timeout
+        self.binary, self.kubeconfig, self.timeout, self.as_user = str(found), kubeconfig, timeout, as_user
 
     def run(self, *args: str, stdin: str | None = None, timeout: float | None = None) -> str:
-        command = [self.binary, *args, *(["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig else [])]
+        command = [self.binary, *args, *(["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig else []),
+                   *(["--kube-as-user", self.as_user] if self.as_user else [])]
         try:
             done = subprocess.run(command, input=stdin, capture_output=True, text=True,
-                                  timeout=timeout or self.timeout, env={**os.environ, "HELM_NO_PLUGINS": "1"})
+                                  timeout=timeout or self.timeout, env=helm_env())
         except subprocess.TimeoutExpired as exc:
             raise HelmError(f"helm {args[0]} did not finish within {exc.timeout:.0f}s") from exc
         except OSError as exc:
@@ -88,6 +91,14 @@ class HelmCli:
 
     def rollback(self, release: str, namespace: str, revision: int) -> None:
         self.run("rollback", release, str(revision), "-n", namespace)
+
+
+def helm_env() -> dict[str, str]:
+    """helm's caches and config under the temp folder unless set (the operator's root filesystem is read-only)."""
+    home = Path(tempfile.gettempdir()) / "helm"
+    return {**os.environ, "HELM_NO_PLUGINS": "1",
+            **{key: os.environ.get(key) or str(home / sub) for key, sub in
+               (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"), ("HELM_DATA_HOME", "data"))}}
 
 
 def _source(version: str | None, repo: str | None) -> list[str]:

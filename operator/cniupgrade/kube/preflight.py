@@ -8,6 +8,7 @@ from typing import Mapping
 from kubernetes import client
 
 from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.kube.chart import chart_preflight
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.preflight import generic_checks, security_checks
@@ -26,6 +27,9 @@ def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Ob
     images = dict(observation.daemonset.images) if observation.daemonset else {}
     report = run_preflight(api, spec, images, list(observation.nodes.values()))
     verdict = report.verdict or Verdict()
+    chart_findings, rendered = chart_preflight(spec, plugin_for(spec), plan_namespace, observation.daemonset) \
+        if spec.chart else ([], None)
+    observation = replace(observation, chart=rendered)
     migrations = [f.migration for f in verdict.migrations()] if spec.migrations.enabled else []
     scope = security_checks.ScopeSnapshot(plan_namespace, policy, spec.service_account_name,
                                           plugin_for(spec).cluster_wide_changes(spec, migrations))
@@ -33,7 +37,7 @@ def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Ob
              security_checks.image_policy(images_snapshot(spec, observation, policy)),
              security_checks.cluster_scope(scope)]
     return replace(observation, installed_version=report.installed_version, excluded_nodes=report.excluded_nodes,
-                   preflight=Verdict([*guard, *verdict.findings], verdict.skipped))
+                   preflight=Verdict([*guard, *chart_findings, *verdict.findings], verdict.skipped))
 
 
 def images_snapshot(spec: UpgradePlanSpec, observation: Observation,
@@ -43,9 +47,11 @@ def images_snapshot(spec: UpgradePlanSpec, observation: Observation,
     workloads = [(f"DaemonSet {observation.daemonset.namespace}/{observation.daemonset.name}",
                   observation.daemonset.images)] if observation.daemonset else []
     workloads += [(f"Deployment {spec.namespace}/{d.name}", d.images) for d in observation.control_plane]
+    rendered = observation.chart.images if observation.chart else {}
     images = {f"{where} container {name}": image
               for where, current in workloads
-              for name, image in mechanism.target_images(plugin, spec, current).items() if current.get(name) != image}
+              for name, image in mechanism.target_images(plugin, spec, current, rendered.get(where)).items()
+              if current.get(name) != image}
     return security_checks.ImagesSnapshot(
         images, plugin.image_repositories, policy, digest_required=policy.require_digest and not
         plugin.image_repositories, probe_image=spec.rollout.probe.image if spec.rollout.probe.enabled else None)

@@ -1,2 +1,2 @@
 """The built-in mechanisms; importing this package registers them."""
-from cniupgrade.mechanisms import images  # noqa: F401
+from cniupgrade.mechanisms import chart, images  # noqa: F401

@@ -12,7 +12,8 @@ from cniupgrade.seams.plugin import Plugin
 class ImagePatch:
     name = "images"
 
-    def target_images(self, plugin: Plugin, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
+    def target_images(self, plugin: Plugin, spec: UpgradePlanSpec, current: Mapping[str, str],
+                      rendered: Mapping[str, str] | None = None) -> dict[str, str]:
         named = spec.daemon_set.images if spec.daemon_set and spec.daemon_set.images else {}
         return {container: named.get(container) or plugin.retag(spec, image) for container, image in current.items()}
 

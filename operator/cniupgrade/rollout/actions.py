@@ -21,8 +21,9 @@ class SetImages:
 
 @dataclass(frozen=True)
 class ReleaseDaemonSet:
-    """Restore the original update strategy and drop our annotations."""
-    original_strategy: Mapping
+    """Restore the original update strategy and drop our annotations (None: the strategy stays as the helm
+    release renders it; only the annotations go)."""
+    original_strategy: Mapping | None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ class RunMigration:
 
 
 @dataclass(frozen=True)
+class UpgradeRelease:
+    """`helm upgrade` of status.chart's release to its target chart, with the agent held at OnDelete (`hold`) or,
+    once every node passed, as the user's values say."""
+    hold: bool
+
+
+@dataclass(frozen=True)
 class RunAfterSuccess:
     """The plugin's after-success action (e.g. UK8S: report the pods older than their node's upgrade)."""
 
@@ -79,4 +87,4 @@ class Event:
 
 
 Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
-          | StartPrePull | EndPrePull | SetDeploymentImages | RunAfterSuccess)
+          | StartPrePull | EndPrePull | SetDeploymentImages | UpgradeRelease | RunAfterSuccess)

@@ -16,7 +16,7 @@ from cniupgrade.api.status import TERMINAL_PHASES, UpgradePlanStatus
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso, spec_digest  # noqa: F401
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import Observation
-from cniupgrade.rollout.steps import checks, control_plane, failure, migrations, nodes, prepull
+from cniupgrade.rollout.steps import checks, control_plane, failure, migrations, nodes, prepull, release
 from cniupgrade.rollout.steps.approval import approval
 from cniupgrade.rollout.steps.checks import retry_requested
 from cniupgrade.seams.plugin import plugin_for
@@ -44,7 +44,9 @@ STEPS: tuple[Step, ...] = (
     nodes.hold,                    # pause and the window, before the DaemonSet is touched
     prepull.pre_pull,              # the target images on every planned node
     control_plane.control_plane,   # the plugin's Deployments first
-    nodes.take_daemonset,          # OnDelete with the target images
+    nodes.take_daemonset,          # OnDelete with the target images (through a chart: OnDelete only)
+    release.upgrade_release,       # through a chart: helm upgrade, the agent held
+    release.control_plane_ready,   # through a chart: its Deployments rolled out first
     failure.rollback,              # a rollback in progress
     nodes.images_unchanged,        # nobody changed the images under us
     nodes.revision_known,

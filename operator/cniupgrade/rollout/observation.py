@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from cniupgrade.api.status import parse_time
+from cniupgrade.api.status import ChartRelease, parse_time
 from cniupgrade.preflight.framework import Finding, Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
 from cniupgrade.seams.objects import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
@@ -77,13 +77,15 @@ class DaemonSetView:
     update_strategy: Mapping
     images: Mapping[str, str]
     annotations: Mapping[str, str]
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, ds: Mapping) -> DaemonSetView:
         meta, spec = ds["metadata"], ds["spec"]
         return cls(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
                    update_strategy=spec.get("updateStrategy") or {"type": "RollingUpdate"},
-                   images=images_of(spec["template"]["spec"]), annotations=meta.get("annotations") or {})
+                   images=images_of(spec["template"]["spec"]), annotations=meta.get("annotations") or {},
+                   labels=meta.get("labels") or {})
 
     @property
     def owner(self) -> str | None:
@@ -120,6 +122,19 @@ class DeploymentView:
 
 
 @dataclass(frozen=True)
+class RenderedChart:
+    """spec.chart's target as the pre-flight rendered it: the release's target, and the images each workload
+    gets ("DaemonSet ns/name" or "Deployment ns/name" -> container -> image)."""
+    release: ChartRelease
+    images: Mapping[str, Mapping[str, str]]
+    agent: str  # the key of the agent DaemonSet in images
+
+    @property
+    def agent_images(self) -> dict[str, str]:
+        return dict(self.images.get(self.agent) or {})
+
+
+@dataclass(frozen=True)
 class Observation:
     now: dt.datetime
     plan_key: str  # "<namespace>/<name>" of the plan being reconciled
@@ -135,6 +150,7 @@ class Observation:
     preflight: Verdict | None = None  # the plugin's pre-flight checks, when the plan is not rolling yet
     excluded_nodes: Mapping[str, str] = field(default_factory=dict)  # left out by the profile, with why
     out_of_bounds: Finding | None = None  # the plan names a namespace it may not manage: nothing was read
+    chart: RenderedChart | None = None  # spec.chart, rendered by the pre-flight
 
     @classmethod
     def refused(cls, now: dt.datetime, plan_key: str, boundary: Finding) -> Observation:

@@ -15,9 +15,10 @@ from cniupgrade.seams.plugin import Plugin
 class Mechanism(Protocol):
     name: str
 
-    def target_images(self, plugin: Plugin, spec: UpgradePlanSpec, current: Mapping[str, str]) -> dict[str, str]:
+    def target_images(self, plugin: Plugin, spec: UpgradePlanSpec, current: Mapping[str, str],
+                      rendered: Mapping[str, str] | None = None) -> dict[str, str]:
         """Container name -> image of a workload template (the agent's, or a control-plane Deployment's) at the
-        target version, from its current images."""
+        target version, from its current images (and, for the chart, the images the target chart renders)."""
 
 
 class UnknownMechanism(ValueError):
@@ -25,7 +26,7 @@ class UnknownMechanism(ValueError):
 
 
 _REGISTRY: dict[str, Mechanism] = {}
-DEFAULT = "images"
+DEFAULT, CHART = "images", "chart"
 
 
 def register(mechanism: Mechanism) -> Mechanism:
@@ -34,8 +35,9 @@ def register(mechanism: Mechanism) -> Mechanism:
 
 
 def mechanism_for(spec: UpgradePlanSpec) -> Mechanism:
-    """The mechanism a plan uses: the image patch today (the chart path adds a choice in the spec)."""
+    """The mechanism a plan uses: the plugin's helm chart with spec.chart, else the image patch."""
+    name = CHART if spec.chart else DEFAULT
     try:
-        return _REGISTRY[DEFAULT]
+        return _REGISTRY[name]
     except KeyError:
-        raise UnknownMechanism(f"no mechanism {DEFAULT!r} is registered (import cniupgrade.mechanisms)") from None
+        raise UnknownMechanism(f"no mechanism {name!r} is registered (import cniupgrade.mechanisms)") from None

@@ -8,7 +8,7 @@ never names a plugin; a plugin reads and changes the cluster only through seams.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import UpgradePlanStatus
@@ -38,6 +38,17 @@ class MigrationError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class ChartDefaults:
+    """A plugin's helm chart: its name, its release's name, the values that render the agent DaemonSet with
+    updateStrategy OnDelete (the chart path holds the agent with them while the release is upgraded), and how the
+    user's values carry over from one version to another (renamed keys)."""
+    chart: str
+    release: str
+    hold_values: Mapping
+    carry: Callable[[dict, str | None, str], dict] = lambda values, installed, target: values
+
+
 class Plugin(Protocol):
     name: str
     image_repositories: tuple[str, ...]  # the vendor's repositories (the image policy allows these)
@@ -65,6 +76,9 @@ class Plugin(Protocol):
 
     def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
         """What the plan would change outside the plugin's namespace, given the migrations it would run."""
+
+    def chart_defaults(self, spec: UpgradePlanSpec) -> ChartDefaults | None:
+        """How the plugin's helm chart is installed and held (None: the plugin knows no chart)."""
 
     def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
         """Whether the succeeded plan still has an after-success action to run (decided purely from status)."""
@@ -104,7 +118,10 @@ def plugin_names() -> tuple[str, ...]:
 
 
 class NoAfterSuccess:
-    """For plugins with nothing to do once an upgrade succeeded."""
+    """For plugins with nothing to do once an upgrade succeeded, and no chart of their own."""
+
+    def chart_defaults(self, spec: UpgradePlanSpec) -> ChartDefaults | None:
+        return None
 
     def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
         return False

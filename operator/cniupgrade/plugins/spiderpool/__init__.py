@@ -10,10 +10,11 @@ from cniupgrade.plugins.images import first_tag, image_name, retag
 from cniupgrade.plugins.spiderpool import checks, facts
 from cniupgrade.plugins.spiderpool.migrator import SpiderpoolMigrator
 from cniupgrade.plugins.spiderpool.reader import SpiderpoolReader
+from cniupgrade.plugins.spiderpool.values import carry_values
 from cniupgrade.preflight.framework import evaluate, parse_version
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import NoAfterSuccess, PluginReport, register
+from cniupgrade.seams.plugin import ChartDefaults, NoAfterSuccess, PluginReport, register
 
 
 class SpiderpoolPlugin(NoAfterSuccess):
@@ -58,6 +59,12 @@ class SpiderpoolPlugin(NoAfterSuccess):
     def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
         reach = facts.CLUSTER_WIDE_MIGRATIONS
         return tuple(f"migration {m}: {reach[m]}" for m in dict.fromkeys(migrations) if m in reach)
+
+    def chart_defaults(self, spec: UpgradePlanSpec) -> ChartDefaults:
+        """The chart copies spiderpoolAgent.updateStrategy into the DaemonSet verbatim (every version)."""
+        return ChartDefaults(facts.RELEASE, spec.spiderpool.release_name,
+                             {"spiderpoolAgent": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}},
+                             carry_values)
 
 
 PLUGIN = register(SpiderpoolPlugin())

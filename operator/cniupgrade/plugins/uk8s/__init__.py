@@ -57,6 +57,9 @@ class Uk8sPlugin:
         return (("spec.uk8s.restartOldPods: Deployments, StatefulSets and DaemonSets in every namespace",)
                 if spec.uk8s.restart_old_pods else ())
 
+    def chart_defaults(self, spec: UpgradePlanSpec) -> None:
+        return None  # UK8S installs cni-vpc from its own manifests, not a chart
+
     def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
         """New network features reach only new pods: once upgraded, say which pods are old (once)."""
         return status.phase is Phase.succeeded and status.old_pods is None

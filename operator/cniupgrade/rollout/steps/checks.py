@@ -79,7 +79,8 @@ def plan(ctx: Context) -> Decision | None:
     previous = dict(ds.recorded_previous_images or {}) if ours else dict(ds.images)
     original = dict(ds.recorded_original_strategy or {}) if ours else dict(ds.update_strategy)
     plugin = plugin_for(ctx.spec)
-    target = mechanism_for(ctx.spec).target_images(plugin, ctx.spec, previous)
+    target = mechanism_for(ctx.spec).target_images(plugin, ctx.spec, previous,
+                                                   ctx.obs.chart.agent_images if ctx.obs.chart else None)
     computed: ComputedPlan = compute_plan(ctx.obs.nodes.values(), ctx.obs.agents.placed, ctx.spec.rollout,
                                           ctx.obs.excluded_nodes)
     nodes_total = sum(len(b) for b in computed.batches)
@@ -98,6 +99,7 @@ def plan(ctx: Context) -> Decision | None:
         from_version=ctx.obs.installed_version or plugin.installed_version(previous),
         target_images=target, previous_images=previous, checks=checks,
         original_update_strategy=original, plan=computed, spec_hash=ctx.digest,
+        chart=ctx.obs.chart.release if ctx.obs.chart else None,
         last_handled_retry=ctx.status.last_handled_retry, approved_spec_hash=ctx.status.approved_spec_hash,
         started_at=(ctx.status.started_at or ctx.now) if ours else None)
     report_new_failures(ctx, checks, previously_failed)

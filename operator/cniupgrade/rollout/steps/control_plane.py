@@ -10,7 +10,7 @@ from cniupgrade.seams.plugin import plugin_for
 
 
 def control_plane(ctx: Context) -> Decision | None:
-    if not before_the_daemonset(ctx):
+    if not before_the_daemonset(ctx) or ctx.status.chart:  # the release updates them (steps/release.py)
         return None
     plugin, mechanism = plugin_for(ctx.spec), mechanism_for(ctx.spec)
     for deployment in ctx.obs.control_plane:

@@ -39,8 +39,10 @@ def take_daemonset(ctx: Context) -> Decision | None:
     ds, status = ctx.obs.daemonset, ctx.status
     if ds.owner == ctx.obs.plan_key:
         return None
+    # Through a chart the release changes the template (steps/release.py): taking it only holds it at OnDelete.
+    images = dict(ds.images) if status.chart else status.target_images
     ctx.actions.append(act.TakeOwnership(ctx.obs.plan_key, status.original_update_strategy or {},
-                                         status.previous_images, status.target_images))
+                                         status.previous_images, images))
     ctx.status = ctx.status.model_copy(update={"started_at": status.started_at or ctx.now})
     ctx.event("DaemonSetPrepared", f"DaemonSet {ds.namespace}/{ds.name} set to OnDelete with the "
                                    f"target images; nodes are replaced batch by batch")
@@ -115,7 +117,10 @@ def advance_batches(ctx: Context) -> Decision:
         sliding = advance_window(ctx, lock_step)
         if sliding:
             return sliding
-    ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
+    if ctx.status.chart:  # the release, as the user's values say, restores the strategy (the template is as is)
+        ctx.actions += [act.UpgradeRelease(hold=False), act.ReleaseDaemonSet(None)]
+    else:
+        ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
     total = sum(len(b) for b in plan.batches)
     ctx.event("UpgradeSucceeded", f"all {total} node(s) upgraded; update strategy restored")
     follow_ups = [c for c in ctx.status.checks if c.after_upgrade]

@@ -1,0 +1,91 @@
+"""spec.chart's pre-flight (reads only): the release is found and settled, the user's values carried over, the
+target chart rendered with them; what it renders is compared with the release's manifest. helm runs as the
+plan's ServiceAccount."""
+from __future__ import annotations
+
+import copy
+from typing import Mapping
+
+from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.status import ChartRelease
+from cniupgrade.kube.helm_cli import HelmCli, HelmError
+from cniupgrade.preflight.framework import Finding, Severity
+from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
+from cniupgrade.seams.objects import images_of
+from cniupgrade.seams.plugin import Plugin
+
+RELEASE, RENDER, MANAGED = "chart.release", "chart.render", "chart.managed-by"
+WORKLOAD_KINDS = ("DaemonSet", "Deployment")
+# Another tool owns the release: upgrading it here would fight that tool (Flux: helm-controller; Argo CD).
+MANAGERS = {"helm.toolkit.fluxcd.io/name": "Flux (HelmRelease)", "argocd.argoproj.io/instance": "Argo CD"}
+
+
+def merged(base: Mapping, over: Mapping) -> dict:
+    """`over` set on top of `base`, nested maps merged (helm's own precedence for -f files)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
+            else copy.deepcopy(value)
+    return out
+
+
+def workload_images(objects: list[dict]) -> dict[str, dict[str, str]]:
+    return {f"{o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}":
+            images_of(o["spec"]["template"]["spec"]) for o in objects if o.get("kind") in WORKLOAD_KINDS}
+
+
+def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, daemonset: DaemonSetView | None,
+                    helm: HelmCli | None = None) -> tuple[list[Finding], RenderedChart | None]:
+    defaults = plugin.chart_defaults(spec)
+    if defaults is None:
+        return [Finding(RELEASE, Severity.error, False, f"the {spec.plugin} plugin knows no chart to upgrade through",
+                        "remove spec.chart: the plugin's images are patched instead")], None
+    managers = [who for key, who in MANAGERS.items()
+                if daemonset and (key in daemonset.labels or key in daemonset.annotations)]
+    if managers:
+        return [Finding(MANAGED, Severity.error, False, f"the release is managed by {', '.join(managers)}",
+                        "upgrade the chart through that tool (or suspend it first), or remove spec.chart")], None
+    chart = spec.chart
+    release, name = chart.release_name or defaults.release, chart.name or defaults.chart
+    version = chart.version or spec.target_version
+    helm = helm or HelmCli(as_user=f"system:serviceaccount:{plan_namespace}:{spec.service_account_name}")
+    where = f"helm release {spec.namespace}/{release}"
+    try:
+        history = helm.history(release, spec.namespace)
+        if not history:
+            return [Finding(RELEASE, Severity.error, False, f"{where} not found",
+                            "check spec.chart.releaseName and spec.namespace")], None
+        last = history[-1]
+        if last.status != "deployed":
+            return [Finding(RELEASE, Severity.error, False, f"{where} is {last.status} (revision {last.revision})",
+                            f"settle it first (helm rollback {release} -n {spec.namespace})")], None
+        installed = last.chart.rsplit("-", 1)[-1]
+        values = merged(defaults.carry(helm.values(release, spec.namespace), installed, version), chart.values or {})
+        rendered = helm.template(release, spec.namespace, name, version, merged(values, defaults.hold_values),
+                                 repo=chart.repository)
+        current = helm.manifest(release, spec.namespace)
+    except HelmError as exc:
+        return [Finding(RENDER, Severity.error, False, str(exc)[:900],
+                        "check spec.chart (repository, name, version, values) and the account's rights")], None
+    images = workload_images(rendered)
+    agent = f"DaemonSet {spec.namespace}/{plugin.daemonset_name(spec)}"
+    if agent not in images:
+        return [Finding(RENDER, Severity.error, False, f"chart {name}-{version} renders no {agent}")], None
+    target = ChartRelease(release=release, namespace=spec.namespace, chart=name, version=version,
+                          repository=chart.repository, values=values, hold_values=dict(defaults.hold_values))
+    summary = changes(current, rendered)
+    found = [Finding(RELEASE, Severity.error, True, f"{where} is deployed at {last.chart} (revision "
+                                                      f"{last.revision})"),
+             Finding(RENDER, Severity.info, True, f"chart {name}-{version} renders {len(rendered)} object(s): "
+                                                  f"{summary}")]
+    return found, RenderedChart(target, images, agent)
+
+
+def changes(current: list[dict], rendered: list[dict]) -> str:
+    key = lambda o: (o.get("kind"), o["metadata"].get("namespace"), o["metadata"]["name"])  # noqa: E731
+    before, after = {key(o): o for o in current}, {key(o): o for o in rendered}
+    added = sorted(f"{k[0]}/{k[2]}" for k in after.keys() - before.keys())
+    removed = sorted(f"{k[0]}/{k[2]}" for k in before.keys() - after.keys())
+    changed = sorted(f"{k[0]}/{k[2]}" for k in after.keys() & before.keys() if after[k] != before[k])
+    return "; ".join(f"{what} {', '.join(names)}" for what, names in
+                     (("added", added), ("removed", removed), ("changed", changed)) if names) or "no change"

@@ -1,0 +1,31 @@
+"""spec.chart: the release is upgraded to the target chart once the agent is held at OnDelete, and its control
+plane rolled out before any node starts."""
+from __future__ import annotations
+
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.context import Context, Decision
+
+
+def upgrade_release(ctx: Context) -> Decision | None:
+    """The DaemonSet is ours and still on the previous template: helm upgrades the release, the agent held."""
+    ds, chart = ctx.obs.daemonset, ctx.status.chart
+    if chart is None or ds.owner != ctx.obs.plan_key or dict(ds.images) != ctx.status.previous_images \
+            or ctx.status.previous_images == ctx.status.target_images:
+        return None
+    ctx.actions.append(act.UpgradeRelease(hold=True))
+    ctx.event("ReleaseUpgrading", f"helm release {chart.namespace}/{chart.release} to {chart.chart}-{chart.version}, "
+                                  f"the agent held at OnDelete")
+    ctx.wake_in(1)
+    return ctx.finish(ctx.status.phase, "Progressing", f"upgrading helm release {chart.release} to "
+                                                      f"{chart.chart}-{chart.version}")
+
+
+def control_plane_ready(ctx: Context) -> Decision | None:
+    """The plugin's Deployments, which the release updated, are rolled out before the first node starts."""
+    if ctx.status.chart is None or ctx.nodes:
+        return None
+    for deployment in ctx.obs.control_plane:
+        if not deployment.rolled_out:
+            return ctx.finish(ctx.status.phase, "ControlPlane",
+                              f"waiting for Deployment {deployment.name} ({deployment.message})")
+    return None

@@ -1,0 +1,96 @@
+"""Spiderpool installed with its chart (our Spiderpool-shaped test chart, served over loopback HTTP) is upgraded
+through the chart: the release ends at the target chart with the user's values carried over (a key renamed at
+1.0.0 migrated), the live agent equals the release's manifest, and each agent pod was replaced exactly once, by
+the gated rollout (the chart's own RollingUpdate never ran)."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from kubernetes import client
+
+from cniupgrade.kube.helm_cli import HelmCli
+from localcluster import build
+from localcluster.waiting import wait_for
+from simulated.charts import LoopbackRepository
+from simulated.spiderpool.seed import grant_helm_release_reader
+from tests.e2e.conftest import E2E_NODES
+from tests.e2e.kit import plan_events
+from tests.e2e.recorder import PodRecorder
+
+AGENT_SELECTOR = "app.kubernetes.io/name=spiderpool,app.kubernetes.io/component=spiderpool-agent"
+ACCOUNT = "spiderpool-upgrader"
+
+
+@pytest.fixture(scope="module")
+def chart_repo(tmp_path_factory):
+    repo = LoopbackRepository(tmp_path_factory.mktemp("charts"), build.ensure_helm())
+    yield repo
+    repo.stop()
+
+
+@pytest.fixture
+def installed(admin_api, cluster, namespace, chart_repo) -> HelmCli:
+    """Spiderpool 0.9.5 from the chart, with a user value 1.0.0 renames; the plan's account may install a chart
+    (its ClusterRoles among it: in this test, cluster-admin)."""
+    helm = HelmCli(build.ensure_helm(), cluster.kubeconfig)
+    helm.upgrade("spiderpool", namespace, "spiderpool", "0.9.5", {"ipam": {"enableSpiderSubnet": True}},
+                 repo=chart_repo.url, install=True)
+    apps = client.AppsV1Api(admin_api)
+    wait_for(lambda: (apps.read_namespaced_daemon_set("spiderpool-agent", namespace).status.number_ready or 0)
+             == E2E_NODES, 60, "the agent on every node")
+    grant_helm_release_reader(admin_api, namespace)
+    rbac = client.RbacAuthorizationV1Api(admin_api)
+    client.CoreV1Api(admin_api).create_namespaced_service_account(namespace, {"metadata": {"name": ACCOUNT}})
+    binding = f"{namespace}-{ACCOUNT}"
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": binding},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": namespace}]})
+    yield helm
+    rbac.delete_cluster_role_binding(binding)
+    rbac.delete_cluster_role(f"spiderpool-{namespace}")
+    rbac.delete_cluster_role_binding(f"spiderpool-{namespace}")
+
+
+def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    apps = client.AppsV1Api(admin_api)
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+            "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
+                     "chart": {"repository": chart_repo.url}, "rollout": {"maxUnavailable": 8}}})
+        status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        time.sleep(3)  # the release's last upgrade (the strategy back) must not restart anyone
+    history = installed.history("spiderpool", namespace)
+    assert [(r.chart, r.status) for r in history][-1] == ("spiderpool-1.0.0", "deployed")
+    assert installed.values("spiderpool", namespace) == {"ipam": {"spiderSubnet": {"enable": True}}}  # migrated
+
+    live = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
+    manifest = {(d["kind"], d["metadata"]["name"]): d for d in installed.manifest("spiderpool", namespace)}
+    rendered = manifest[("DaemonSet", "spiderpool-agent")]["spec"]
+    assert [c.name for c in live.spec.template.spec.init_containers] == \
+        [c["name"] for c in rendered["template"]["spec"]["initContainers"]] == ["install-plugins",
+                                                                                "install-multus-binary"]
+    assert [(c.name, c.image) for c in live.spec.template.spec.containers] == \
+        [(c["name"], c["image"]) for c in rendered["template"]["spec"]["containers"]]
+    assert live.spec.update_strategy.type == rendered["updateStrategy"]["type"] == "RollingUpdate"
+    assert live.spec.update_strategy.rolling_update.max_unavailable == 2
+    assert "cniupgrade.io/owner" not in (live.metadata.annotations or {})
+    assert client.CoreV1Api(admin_api).read_namespaced_config_map("spiderpool-multus-entrypoint", namespace)
+    controller = apps.read_namespaced_deployment("spiderpool-controller", namespace).spec.template.spec
+    assert controller.containers[0].image.endswith("spiderpool-controller:v1.0.0")
+
+    replaced = recorder.deletion_order()
+    assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES  # each node once
+    # ... and each by the operator's gated rollout: the agent was held at OnDelete when the release changed it
+    log = operator.log_path.read_text(errors="replace")
+    assert len(re.findall(rf"plan {namespace}/upgrade: DeletePod", log)) == E2E_NODES
+    assert recorder.max_unavailable() <= 8
+    checks = {c["id"]: c for c in status["checks"]}
+    assert "added ConfigMap/spiderpool-multus-entrypoint" in checks["chart.render"]["message"]
+    assert checks["chart.release"]["result"] == "Passed"
+    plan_events(admin_api, namespace, "ReleaseUpgraded")
