@@ -51,11 +51,13 @@ def install_operator(cluster: LocalCluster) -> Path:
     return serviceaccount.kubeconfig_for(cluster, OPERATOR_NAMESPACE, OPERATOR_SA, cluster.dir / "operator.kubeconfig")
 
 
-def start_operator(kubeconfig: Path, log: Path, metrics_port: int) -> subprocess.Popen:
+def start_operator(kubeconfig: Path, log: Path, metrics_port: int, env: dict[str, str] | None = None
+                   ) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "cniupgrade", "run", "--standalone", "--liveness=",
                                  f"--metrics-port={metrics_port}", "--log-format=json"],
-                                env={**os.environ, **deployment.policy_env(POLICY), "KUBECONFIG": str(kubeconfig)},
+                                env={**os.environ, **deployment.policy_env(POLICY), **(env or {}),
+                                     "KUBECONFIG": str(kubeconfig)},
                                 stdout=out,
                                 stderr=subprocess.STDOUT)
 

@@ -16,7 +16,7 @@ from localcluster.waiting import wait_for
 from simulated.charts import LoopbackRepository
 from simulated.spiderpool.seed import grant_helm_release_reader
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import plan_events
+from tests.e2e.kit import PlanAccount, plan_events
 from tests.e2e.recorder import PodRecorder
 
 AGENT_SELECTOR = "app.kubernetes.io/name=spiderpool,app.kubernetes.io/component=spiderpool-agent"
@@ -94,3 +94,42 @@ def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node
     assert "added ConfigMap/spiderpool-multus-entrypoint" in checks["chart.render"]["message"]
     assert checks["chart.release"]["result"] == "Passed"
     plan_events(admin_api, namespace, "ReleaseUpgraded")
+
+
+def plan_through_chart(plans, namespace: str, repository: str, account: str = ACCOUNT, **chart) -> None:
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+        "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": account,
+                 "chart": {"repository": repository, **chart}}})
+
+
+def assert_release_untouched(helm: HelmCli, admin_api, namespace: str) -> None:
+    assert [r.chart for r in helm.history("spiderpool", namespace)] == ["spiderpool-0.9.5"]
+    ds = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert ds.spec.update_strategy.type == "RollingUpdate" and "cniupgrade.io/owner" not in (
+        ds.metadata.annotations or {})
+
+
+def test_a_chart_version_the_repository_lacks_stops_the_plan_in_preflight(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    plan_through_chart(plans, namespace, chart_repo.url, version="9.9.9")
+    status = plans.wait_phase("Preflight", timeout=60)
+    render = next(c for c in status["checks"] if c["id"] == "chart.render")
+    assert render["result"] == "Failed" and "9.9.9" in render["message"]
+    assert_release_untouched(installed, admin_api, namespace)
+
+
+def test_an_account_without_the_charts_rights_stops_the_plan_in_preflight_naming_them(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """It may read the release (helm's Secrets) and nothing else: helm would fail half-way; the plan never starts."""
+    reader = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
+    with PlanAccount(admin_api, namespace, "reader-only", reader):
+        plan_through_chart(plans, namespace, chart_repo.url, account="reader-only")
+        status = plans.wait_phase("Preflight", timeout=60)
+    rights = next(c for c in status["checks"] if c["id"] == "chart.permissions")
+    assert rights["result"] == "Failed"
+    assert f"ServiceAccount {namespace}/reader-only may not:" in rights["message"]
+    assert "get/create/patch clusterroles.rbac.authorization.k8s.io;" in rights["message"]
+    assert f"get/create/patch daemonsets.apps in {namespace}" in rights["message"]
+    assert f"create/update secrets in {namespace}" in rights["message"]  # helm's own record of the release
+    assert_release_untouched(installed, admin_api, namespace)

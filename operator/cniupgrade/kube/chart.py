@@ -6,15 +6,22 @@ from __future__ import annotations
 import copy
 from typing import Mapping
 
+from kubernetes import client, dynamic
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import ChartRelease
+from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.preflight.framework import Finding, Severity
 from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
 from cniupgrade.seams.objects import images_of
 from cniupgrade.seams.plugin import Plugin
 
-RELEASE, RENDER, MANAGED = "chart.release", "chart.render", "chart.managed-by"
+RELEASE, RENDER, MANAGED, RIGHTS = "chart.release", "chart.render", "chart.managed-by", "chart.permissions"
+# What `helm upgrade` does to each object it renders, and to the release's own storage (Secrets).
+UPGRADE_VERBS = ("get", "create", "patch")
+STORAGE_VERBS = ("list", "get", "create", "update")
 WORKLOAD_KINDS = ("DaemonSet", "Deployment")
 # Another tool owns the release: upgrading it here would fight that tool (Flux: helm-controller; Argo CD).
 MANAGERS = {"helm.toolkit.fluxcd.io/name": "Flux (HelmRelease)", "argocd.argoproj.io/instance": "Argo CD"}
@@ -35,7 +42,7 @@ def workload_images(objects: list[dict]) -> dict[str, dict[str, str]]:
 
 
 def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, daemonset: DaemonSetView | None,
-                    helm: HelmCli | None = None) -> tuple[list[Finding], RenderedChart | None]:
+                    api: client.ApiClient, helm: HelmCli | None = None) -> tuple[list[Finding], RenderedChart | None]:
     defaults = plugin.chart_defaults(spec)
     if defaults is None:
         return [Finding(RELEASE, Severity.error, False, f"the {spec.plugin} plugin knows no chart to upgrade through",
@@ -74,6 +81,14 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
     target = ChartRelease(release=release, namespace=spec.namespace, chart=name, version=version,
                           repository=chart.repository, values=values, hold_values=dict(defaults.hold_values))
     summary = changes(current, rendered)
+    account = f"ServiceAccount {plan_namespace}/{spec.service_account_name}"
+    missing = permission_gaps(acting_client(api, plan_namespace, spec.service_account_name), rendered,
+                              spec.namespace)
+    if missing:
+        return [Finding(RIGHTS, Severity.error, False, f"{account} may not: {'; '.join(missing[:10])}"
+                                                      + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
+                        f"grant {account} what the chart's objects need (helm writes them as that account); "
+                        f"nothing was changed")], None
     found = [Finding(RELEASE, Severity.error, True, f"{where} is deployed at {last.chart} (revision "
                                                       f"{last.revision})"),
              Finding(RENDER, Severity.info, True, f"chart {name}-{version} renders {len(rendered)} object(s): "
@@ -89,3 +104,29 @@ def changes(current: list[dict], rendered: list[dict]) -> str:
     changed = sorted(f"{k[0]}/{k[2]}" for k in after.keys() & before.keys() if after[k] != before[k])
     return "; ".join(f"{what} {', '.join(names)}" for what, names in
                      (("added", added), ("removed", removed), ("changed", changed)) if names) or "no change"
+
+
+def permission_gaps(acting: client.ApiClient, rendered: list[dict], namespace: str) -> list[str]:
+    """What the account `acting` may not do that `helm upgrade` will do (SelfSubjectAccessReviews, asked as it):
+    each rendered object's get/create/patch, and the release's Secrets. Checked up front so a chart plan stops
+    in pre-flight, not half-way through an upgrade."""
+    mapper = dynamic.DynamicClient(acting).resources
+    wanted: dict[tuple[str, str, str | None], tuple[str, ...]] = {("", "secrets", namespace): STORAGE_VERBS}
+    for obj in rendered:
+        try:
+            resource = mapper.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        except ResourceNotFoundError:
+            continue  # a kind the cluster does not serve: helm's own error names it (a CRD the chart needs)
+        group = obj["apiVersion"].rpartition("/")[0]
+        scope = obj["metadata"].get("namespace") or namespace if resource.namespaced else None
+        wanted[(group, resource.name, scope)] = UPGRADE_VERBS
+    reviews = client.AuthorizationV1Api(acting)
+    missing = []
+    for (group, plural, scope), verbs in wanted.items():
+        denied = [verb for verb in verbs if not reviews.create_self_subject_access_review({"spec": {
+            "resourceAttributes": {"group": group, "resource": plural, "verb": verb,
+                                   **({"namespace": scope} if scope else {})}}}).status.allowed]
+        if denied:
+            missing.append(f"{'/'.join(denied)} {plural}{'.' + group if group else ''}"
+                           + (f" in {scope}" if scope else ""))
+    return missing

@@ -27,8 +27,8 @@ def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Ob
     images = dict(observation.daemonset.images) if observation.daemonset else {}
     report = run_preflight(api, spec, images, list(observation.nodes.values()))
     verdict = report.verdict or Verdict()
-    chart_findings, rendered = chart_preflight(spec, plugin_for(spec), plan_namespace, observation.daemonset) \
-        if spec.chart else ([], None)
+    chart_findings, rendered = chart_preflight(spec, plugin_for(spec), plan_namespace, observation.daemonset,
+                                               api) if spec.chart else ([], None)
     observation = replace(observation, chart=rendered)
     migrations = [f.migration for f in verdict.migrations()] if spec.migrations.enabled else []
     scope = security_checks.ScopeSnapshot(plan_namespace, policy, spec.service_account_name,
