@@ -9,7 +9,7 @@ PROMTOOL := .cache/prometheus/usr/bin/promtool
 .PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full cluster-up cluster-down crds clean
 
 help:
-	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live"
+	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live (CHART=1: the chart path)"
 	@echo "make test          unit + e2e tests on a real local control plane"
 	@echo "make cluster-up    start the 'dev' cluster (NODES=$(NODES)); make cluster-down stops it"
 	@echo "make crds          regenerate crds/ from the pydantic models"
@@ -53,7 +53,7 @@ test-e2e: controlplane
 	$(PY) -m pytest tests/e2e
 
 demo: controlplane
-	$(PY) -m demo --nodes $(NODES) $(if $(KEEP),--keep)
+	$(PY) -m demo --nodes $(NODES) $(if $(KEEP),--keep) $(if $(CHART),--chart)
 
 # Rollout speed against the native DaemonSet RollingUpdate (ratios; never a timed test). BENCH_NODES=100,1000
 BENCH_NODES ?= 100

@@ -22,6 +22,7 @@ from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube.apply import Executor
+from cniupgrade.kube.helm_cli import HelmError
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
@@ -63,7 +64,7 @@ class PlanRunner:
         self.finished = threading.Event()
         self.status_book = StatusBook()
         self.policy = policy.active()
-        self._forbidden_reported: str | None = None
+        self._stuck_reported: str | None = None
         self.preflight_cache: tuple[str, float, Observation] | None = None
         self._spec_cache: tuple[tuple, models.UpgradePlanSpec] | None = None
 
@@ -114,35 +115,34 @@ class PlanRunner:
             if exc.status == 409:  # someone changed an object under us: decide again from fresh state
                 return 0.05
             if exc.status == 403:
-                try:
-                    self._report_forbidden(exc)
-                except Exception as report_exc:  # noqa: BLE001 - say it in the log at least
-                    log.warning("plan %s/%s: could not report %s", self.namespace, self.name, report_exc)
+                self._report_stuck("Forbidden", api_message(exc))
             log.warning("plan %s/%s: API error %s %s; retrying in %.1fs", self.namespace, self.name, exc.status,
                         exc.reason, self.backoff)
+        except HelmError as exc:
+            self._report_stuck("HelmFailed", str(exc)[:1024])
+            log.warning("plan %s/%s: %s; retrying in %.1fs", self.namespace, self.name, exc, self.backoff)
         except Exception:  # noqa: BLE001 - the loop must survive anything and retry
             log.exception("plan %s/%s: reconcile failed; retrying in %.1fs", self.namespace, self.name, self.backoff)
         metrics.error(self.namespace, self.name)
         delay, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
         return delay
 
-    def _report_forbidden(self, exc: ApiException | Forbidden) -> None:
-        """A change the plan's identity may not make (the operator's RBAC, or the account in
-        spec.serviceAccountName): said in status and a Warning Event, not only in the log. Nothing of the step was
-        recorded; the loop retries it, so granting the right lets the plan go on."""
+    def _report_stuck(self, reason: str, message: str) -> None:
+        """A step that fails until someone acts (a change the plan's identity may not make, a helm upgrade that
+        fails): said in status and a Warning Event, not only in the log. Nothing of the step was recorded; the
+        loop retries it, so fixing the cause (granting the right, settling the release) lets the plan go on."""
         try:
-            message = json.loads(exc.body)["message"]
-        except (TypeError, ValueError, KeyError):
-            message = exc.reason or "forbidden"
-        status = self.status_book.decided or status_api.UpgradePlanStatus()
-        now = iso(dt.datetime.now(dt.timezone.utc))
-        self.status_book.record(status.model_copy(update={"conditions": cond.lifecycle_conditions(
-            status.conditions, status.phase or status_api.Phase.pending, "Forbidden", message, now,
-            status.observed_generation, blocked=True)}))
-        self._write_status(urgent=True)
-        if message != self._forbidden_reported:
-            self._forbidden_reported = message
-            self.executor.post_event(act.Event("Warning", "Forbidden", message))
+            status = self.status_book.decided or status_api.UpgradePlanStatus()
+            now = iso(dt.datetime.now(dt.timezone.utc))
+            self.status_book.record(status.model_copy(update={"conditions": cond.lifecycle_conditions(
+                status.conditions, status.phase or status_api.Phase.pending, reason, message, now,
+                status.observed_generation, blocked=True)}))
+            self._write_status(urgent=True)
+        except Exception as exc:  # noqa: BLE001 - say it in the log at least
+            log.warning("plan %s/%s: could not report %s: %s", self.namespace, self.name, reason, exc)
+        if message != self._stuck_reported:
+            self._stuck_reported = message
+            self.executor.post_event(act.Event("Warning", reason, message))
 
     def reconcile_once(self) -> float:
         if not self.plan.wait_synced(30):
@@ -268,6 +268,14 @@ class PlanRunner:
         self.status_book.record(new)
         self._write_status(urgent=True)
         return IDLE_RECHECK_SECONDS
+
+
+def api_message(exc: ApiException | Forbidden) -> str:
+    """The API server's own message, from the Status it answered with."""
+    try:
+        return json.loads(exc.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return exc.reason or "forbidden"
 
 
 def parse_status(body: dict) -> status_api.UpgradePlanStatus:

@@ -66,7 +66,8 @@ def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node
         assert status["phase"] == "Succeeded", status.get("conditions")
         time.sleep(3)  # the release's last upgrade (the strategy back) must not restart anyone
     history = installed.history("spiderpool", namespace)
-    assert [(r.chart, r.status) for r in history][-1] == ("spiderpool-1.0.0", "deployed")
+    assert [(r.chart, r.status) for r in history] == [  # installed; upgraded, agent held; strategy back
+        ("spiderpool-0.9.5", "superseded"), ("spiderpool-1.0.0", "superseded"), ("spiderpool-1.0.0", "deployed")]
     assert installed.values("spiderpool", namespace) == {"ipam": {"spiderSubnet": {"enable": True}}}  # migrated
 
     live = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)

@@ -65,7 +65,7 @@ def test_a_forbidden_change_is_said_in_status_and_in_one_event_and_retried():
     denied.body = ('{"message": "daemonsets.apps \\"agent\\" is forbidden: User '
                    '\\"system:serviceaccount:ops:weak\\" cannot patch resource \\"daemonsets\\""}')
     runner = runner_with([denied, denied])
-    runner.status_book, runner.executor, runner._forbidden_reported = StatusBook(), RecordingExecutor(), None
+    runner.status_book, runner.executor, runner._stuck_reported = StatusBook(), RecordingExecutor(), None
     runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()
     runner.status_book.record(UpgradePlanStatus(phase=Phase.canary, observed_generation=2))
     assert [runner._step() for _ in range(2)] == [0.5, 1.0]  # retried with backoff, as any API error
@@ -74,3 +74,16 @@ def test_a_forbidden_change_is_said_in_status_and_in_one_event_and_retried():
     assert 'User "system:serviceaccount:ops:weak" cannot patch' in stalled.message
     assert runner.executor.writes[-1].phase is Phase.canary  # the phase it was in; nothing else changed
     assert [e.reason for e in runner.executor.events] == ["Forbidden"]
+
+
+def test_a_failing_helm_upgrade_is_said_in_status_and_retried():
+    from cniupgrade.kube.helm_cli import HelmError
+    failed = HelmError("helm upgrade: another operation (install/upgrade/rollback) is in progress")
+    runner = runner_with([failed])
+    runner.status_book, runner.executor, runner._stuck_reported = StatusBook(), RecordingExecutor(), None
+    runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()
+    runner.status_book.record(UpgradePlanStatus(phase=Phase.rolling, observed_generation=2))
+    assert runner._step() == 0.5
+    stalled = {c.type: c for c in runner.executor.writes[-1].conditions}["Stalled"]
+    assert stalled.reason == "HelmFailed" and "another operation" in stalled.message
+    assert [e.reason for e in runner.executor.events] == ["HelmFailed"]

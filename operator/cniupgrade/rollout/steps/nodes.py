@@ -117,8 +117,11 @@ def advance_batches(ctx: Context) -> Decision:
         sliding = advance_window(ctx, lock_step)
         if sliding:
             return sliding
-    if ctx.status.chart:  # the release, as the user's values say, restores the strategy (the template is as is)
-        ctx.actions += [act.UpgradeRelease(hold=False), act.ReleaseDaemonSet(None)]
+    if ctx.status.chart:
+        # Our annotations go first, on the DaemonSet as decided from; then the release, as the user's values say,
+        # gives it its strategy back (the template is as it is: nothing restarts). The other order made the
+        # annotations' patch conflict with helm's change and the pass, decided again, upgrade the release twice.
+        ctx.actions += [act.ReleaseDaemonSet(None), act.UpgradeRelease(hold=False)]
     else:
         ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
     total = sum(len(b) for b in plan.batches)
