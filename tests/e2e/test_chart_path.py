@@ -94,6 +94,8 @@ def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node
     checks = {c["id"]: c for c in status["checks"]}
     assert "added ConfigMap/spiderpool-multus-entrypoint" in checks["chart.render"]["message"]
     assert checks["chart.release"]["result"] == "Passed"
+    assert checks["chart.values"]["message"] == ("values carried over: ipam.spiderSubnet.enable: True (new); "
+                                                 "ipam.enableSpiderSubnet: True (dropped)")
     plan_events(admin_api, namespace, "ReleaseUpgraded")
 
 

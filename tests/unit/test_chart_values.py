@@ -2,7 +2,7 @@
 and what a target chart changes against the release's manifest."""
 from __future__ import annotations
 
-from cniupgrade.kube.chart import changes, merged, workload_images
+from cniupgrade.kube.chart import changes, merged, values_diff, workload_images
 from cniupgrade.plugins.spiderpool.values import carry_values
 
 
@@ -38,3 +38,12 @@ def test_workload_images_cover_init_containers():
     ds = {"kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "ns"}, "spec": {"template": {"spec": {
         "initContainers": [{"name": "init", "image": "r/init:2"}], "containers": [{"name": "a", "image": "r/a:2"}]}}}}
     assert workload_images([ds]) == {"DaemonSet ns/agent": {"a": "r/a:2", "init": "r/init:2"}}
+
+
+def test_the_values_diff_says_what_each_key_becomes():
+    before = {"ipam": {"enableSpiderSubnet": True}, "spiderpoolController": {"replicas": 2}, "old": {"x": 1}}
+    after = {"ipam": {"spiderSubnet": {"enable": True}}, "spiderpoolController": {"replicas": 3}}
+    assert values_diff(before, after) == (
+        "values carried over: spiderpoolController.replicas: 2 -> 3; ipam.spiderSubnet.enable: True (new); "
+        "ipam.enableSpiderSubnet: True (dropped); old.x: 1 (dropped)")
+    assert values_diff(before, before) == "values carried over as they are"

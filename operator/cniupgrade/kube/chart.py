@@ -18,7 +18,8 @@ from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
 from cniupgrade.seams.objects import images_of
 from cniupgrade.seams.plugin import Plugin
 
-RELEASE, RENDER, MANAGED, RIGHTS = "chart.release", "chart.render", "chart.managed-by", "chart.permissions"
+RELEASE, VALUES, RENDER = "chart.release", "chart.values", "chart.render"
+MANAGED, RIGHTS = "chart.managed-by", "chart.permissions"
 # What `helm upgrade` does to each object it renders, and to the release's own storage (Secrets).
 UPGRADE_VERBS = ("get", "create", "patch")
 STORAGE_VERBS = ("list", "get", "create", "update")
@@ -67,7 +68,8 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
             return [Finding(RELEASE, Severity.error, False, f"{where} is {last.status} (revision {last.revision})",
                             f"settle it first (helm rollback {release} -n {spec.namespace})")], None
         installed = last.chart.rsplit("-", 1)[-1]
-        values = merged(defaults.carry(helm.values(release, spec.namespace), installed, version), chart.values or {})
+        current_values = helm.values(release, spec.namespace)
+        values = merged(defaults.carry(current_values, installed, version), chart.values or {})
         rendered = helm.template(release, spec.namespace, name, version, merged(values, defaults.hold_values),
                                  repo=chart.repository)
         current = helm.manifest(release, spec.namespace)
@@ -91,6 +93,7 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
                         f"nothing was changed")], None
     found = [Finding(RELEASE, Severity.error, True, f"{where} is deployed at {last.chart} (revision "
                                                       f"{last.revision})"),
+             Finding(VALUES, Severity.info, True, values_diff(current_values, values)),
              Finding(RENDER, Severity.info, True, f"chart {name}-{version} renders {len(rendered)} object(s): "
                                                   f"{summary}")]
     return found, RenderedChart(target, images, agent)
@@ -130,3 +133,24 @@ def permission_gaps(acting: client.ApiClient, rendered: list[dict], namespace: s
             missing.append(f"{'/'.join(denied)} {plural}{'.' + group if group else ''}"
                            + (f" in {scope}" if scope else ""))
     return missing
+
+
+def flat(values: Mapping, prefix: str = "") -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the dotted keys of a values tree (an empty map is a leaf)."""
+    out: dict[str, object] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flat(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def values_diff(before: Mapping, after: Mapping) -> str:
+    """What the user's values become for the target chart, key by key."""
+    old, new = flat(before), flat(after)
+    lines = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    lines += [f"{k}: {new[k]!r} (new)" for k in sorted(new.keys() - old.keys())]
+    lines += [f"{k}: {old[k]!r} (dropped)" for k in sorted(old.keys() - new.keys())]
+    return "values carried over" + (": " + "; ".join(lines) if lines else " as they are")
