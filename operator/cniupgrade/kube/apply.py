@@ -23,8 +23,9 @@ from cniupgrade.kube.helm_cli import HelmCli
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
+from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
-                                      PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL)
+                                      PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, RELEASE_ANNOTATION)
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
@@ -165,6 +166,9 @@ class Executor:
         helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
                        timeout=HELM_UPGRADE_TIMEOUT)
         helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
+        if action.hold:  # what the next pass decides from: the release is at the target, the agent held
+            self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, {"metadata": {"annotations": {
+                RELEASE_ANNOTATION: release_marker(chart)}}})
         self.post_event(act.Event("Normal", "ReleaseUpgraded", f"helm release {chart.namespace}/{chart.release} at "
                                                                f"{chart.chart}-{chart.version}" +
                                   (" (agent held at OnDelete)" if action.hold else "")))
@@ -199,7 +203,7 @@ class Executor:
         if raw_ds is None or (raw_ds["metadata"].get("annotations") or {}).get(OWNER_ANNOTATION) != self.owner_key:
             return False  # not ours (any more): nothing to restore
         patch: dict = {"metadata": {"annotations": {OWNER_ANNOTATION: None, ORIGINAL_STRATEGY_ANNOTATION: None,
-                                                    PREVIOUS_IMAGES_ANNOTATION: None}}}
+                                                    PREVIOUS_IMAGES_ANNOTATION: None, RELEASE_ANNOTATION: None}}}
         if original_strategy is not None:
             strategy = dict(original_strategy) or {"type": "RollingUpdate"}
             if strategy.get("type") != "RollingUpdate":

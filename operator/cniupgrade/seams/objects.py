@@ -9,6 +9,8 @@ ANNOTATION_PREFIX = "cniupgrade.io/"
 OWNER_ANNOTATION = ANNOTATION_PREFIX + "owner"  # "<namespace>/<plan name>": who rolls this DaemonSet
 ORIGINAL_STRATEGY_ANNOTATION = ANNOTATION_PREFIX + "original-update-strategy"
 PREVIOUS_IMAGES_ANNOTATION = ANNOTATION_PREFIX + "previous-images"
+# "<chart>-<version>": the plan upgraded the helm release to it, the agent held (the chart path).
+RELEASE_ANNOTATION = ANNOTATION_PREFIX + "release-upgraded-to"
 PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"  # the plan's UID
 PREPULL_LABEL = ANNOTATION_PREFIX + "prepull-for"  # the plan's UID
 PREPULL_DIGEST_LABEL = ANNOTATION_PREFIX + "prepull-images"

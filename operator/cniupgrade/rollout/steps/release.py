@@ -3,14 +3,22 @@ plane rolled out before any node starts."""
 from __future__ import annotations
 
 from cniupgrade.rollout import actions as act
+from cniupgrade.api.status import ChartRelease
 from cniupgrade.rollout.context import Context, Decision
+from cniupgrade.seams.objects import RELEASE_ANNOTATION
+
+
+def release_marker(chart: ChartRelease) -> str:
+    return f"{chart.chart}-{chart.version}"
 
 
 def upgrade_release(ctx: Context) -> Decision | None:
-    """The DaemonSet is ours and still on the previous template: helm upgrades the release, the agent held."""
+    """The DaemonSet is ours and the release not yet upgraded (its annotation says so, set once helm succeeded;
+    not its images, which a chart may leave as they are while changing the rest): helm upgrades the release, the
+    agent held."""
     ds, chart = ctx.obs.daemonset, ctx.status.chart
-    if chart is None or ds.owner != ctx.obs.plan_key or dict(ds.images) != ctx.status.previous_images \
-            or ctx.status.previous_images == ctx.status.target_images:
+    if chart is None or ds.owner != ctx.obs.plan_key or \
+            ds.annotations.get(RELEASE_ANNOTATION) == release_marker(chart):
         return None
     ctx.actions.append(act.UpgradeRelease(hold=True))
     ctx.event("ReleaseUpgrading", f"helm release {chart.namespace}/{chart.release} to {chart.chart}-{chart.version}, "

@@ -1,0 +1,77 @@
+"""The chart path's steps: the DaemonSet is taken without an image patch, the release upgraded (the agent held)
+until the DaemonSet's annotation says so, the nodes rolled, and at the end our annotations leave before the
+release's last upgrade gives the strategy back."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from cniupgrade.api.status import ChartRelease, Phase, UpgradePlanStatus
+from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.decide import decide
+from cniupgrade.rollout.observation import RenderedChart
+from cniupgrade.seams.objects import RELEASE_ANNOTATION
+from tests.unit.builders import NEW, NEW_IMAGES, OLD_IMAGES, PLAN, observe, pod, spec
+
+CHART = ChartRelease(release="cni", namespace="cni", chart="cni", version="2.0.0", repository="https://c.example",
+                     values={"a": 1}, hold_values={"agent": {"updateStrategy": {"type": "OnDelete"}}})
+
+
+def chart_spec():
+    return spec(serviceAccountName="upgrader", chart={"repository": "https://c.example"})
+
+
+def rendered() -> RenderedChart:
+    return RenderedChart(CHART, {"DaemonSet cni/agent": NEW_IMAGES}, "DaemonSet cni/agent")
+
+
+def owned(images, annotated: bool, **kw):
+    obs = observe(owner=PLAN, images=images, **kw)
+    if annotated:
+        obs = replace(obs, daemonset=replace(obs.daemonset, annotations={
+            **obs.daemonset.annotations, RELEASE_ANNOTATION: "cni-2.0.0"}))
+    return obs
+
+
+def kinds(decision, kind):
+    return [a for a in decision.actions if isinstance(a, kind)]
+
+
+def test_the_daemonset_is_held_then_the_release_upgraded_then_the_nodes_rolled():
+    plan_spec = chart_spec()
+    first = decide(plan_spec, UpgradePlanStatus(), replace(observe(), chart=rendered()), generation=1)
+    (take,) = kinds(first, act.TakeOwnership)
+    assert take.target_images == OLD_IMAGES  # held at OnDelete, no image patch: the release changes the template
+    assert first.status.chart == CHART and first.status.target_images == NEW_IMAGES
+
+    second = decide(plan_spec, first.status, owned(OLD_IMAGES, annotated=False), generation=1)
+    assert kinds(second, act.UpgradeRelease) == [act.UpgradeRelease(hold=True)]
+    assert not kinds(second, act.DeletePod)
+
+    again = decide(plan_spec, second.status, owned(OLD_IMAGES, annotated=False), generation=1)
+    assert kinds(again, act.UpgradeRelease) == [act.UpgradeRelease(hold=True)]  # until the annotation says so
+
+    third = decide(plan_spec, second.status, owned(NEW_IMAGES, annotated=True), generation=1)
+    assert not kinds(third, act.UpgradeRelease) and kinds(third, act.DeletePod)
+
+
+def test_a_chart_that_keeps_the_images_still_upgrades_the_release_first():
+    """A chart may change env or commands and not images: the release is upgraded all the same, before any node."""
+    plan_spec = chart_spec()
+    same = RenderedChart(CHART, {"DaemonSet cni/agent": OLD_IMAGES}, "DaemonSet cni/agent")
+    first = decide(plan_spec, UpgradePlanStatus(), replace(observe(), chart=same), generation=1)
+    second = decide(plan_spec, first.status, owned(OLD_IMAGES, annotated=False), generation=1)
+    assert kinds(second, act.UpgradeRelease) == [act.UpgradeRelease(hold=True)]
+
+
+def test_at_the_end_our_annotations_leave_before_the_release_gives_the_strategy_back():
+    plan_spec = chart_spec()
+    first = decide(plan_spec, UpgradePlanStatus(), replace(observe(), chart=rendered()), generation=1)
+    status = first.status
+    obs = owned(NEW_IMAGES, annotated=True, pods=[pod(f"n{i}", NEW) for i in range(5)], revision=NEW)
+    for _ in range(4):  # each pass gates the nodes in flight
+        decision = decide(plan_spec, status, obs, generation=1)
+        status = decision.status
+        if status.phase is Phase.succeeded:
+            break
+    assert status.phase is Phase.succeeded
+    assert decision.actions[-2:] == [act.ReleaseDaemonSet(None), act.UpgradeRelease(hold=False)]
