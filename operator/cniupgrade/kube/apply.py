@@ -162,6 +162,10 @@ class Executor:
         """helm upgrade as the plan's ServiceAccount (spec.chart needs one): the values the plan recorded, with the
         hold values while the nodes are rolled."""
         chart = self.decided.chart
+        if action.hold:  # the decision may have read the DaemonSet before the watch brought our annotation
+            live = json.loads(self.apps.read_namespaced_daemon_set(ds.name, ds.namespace, _preload_content=False).data)
+            if (live["metadata"].get("annotations") or {}).get(RELEASE_ANNOTATION) == release_marker(chart):
+                return
         values = merged(chart.values, chart.hold_values) if action.hold else chart.values
         helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
                        timeout=HELM_UPGRADE_TIMEOUT)
