@@ -19,6 +19,7 @@ from localcluster import build, deployment, serviceaccount
 from localcluster.cluster import ClusterConfig, LocalCluster, reap_orphans
 from localcluster.objects import api_client
 from localcluster.processes import free_port
+from simulated.charts import LoopbackRepository
 from tests.e2e.kit import Kubectl, Plans
 from tests.e2e.operator_process import OperatorProcess
 
@@ -123,3 +124,11 @@ def operator(operator_process) -> OperatorProcess:
 @pytest.fixture
 def plans(admin_api, namespace) -> Plans:
     return Plans(admin_api, namespace)
+
+
+@pytest.fixture(scope="session")
+def chart_repo(tmp_path_factory):
+    """The Spiderpool-shaped test charts (simulated/charts), served over loopback HTTP."""
+    repo = LoopbackRepository(tmp_path_factory.mktemp("charts"), build.ensure_helm())
+    yield repo
+    repo.stop()

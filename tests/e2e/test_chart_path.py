@@ -13,7 +13,6 @@ from kubernetes import client
 from cniupgrade.kube.helm_cli import HelmCli
 from localcluster import build
 from localcluster.waiting import wait_for
-from simulated.charts import LoopbackRepository
 from simulated.spiderpool.seed import grant_helm_release_reader
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import PlanAccount, plan_events
@@ -21,13 +20,6 @@ from tests.e2e.recorder import PodRecorder
 
 AGENT_SELECTOR = "app.kubernetes.io/name=spiderpool,app.kubernetes.io/component=spiderpool-agent"
 ACCOUNT = "spiderpool-upgrader"
-
-
-@pytest.fixture(scope="module")
-def chart_repo(tmp_path_factory):
-    repo = LoopbackRepository(tmp_path_factory.mktemp("charts"), build.ensure_helm())
-    yield repo
-    repo.stop()
 
 
 @pytest.fixture
@@ -58,10 +50,7 @@ def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node
         admin_api, namespace, chart_repo, installed, operator, plans):
     apps = client.AppsV1Api(admin_api)
     with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
-        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
-            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
-            "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
-                     "chart": {"repository": chart_repo.url}, "rollout": {"maxUnavailable": 8}}})
+        plan_through_chart(plans, namespace, chart_repo.url, rollout={"maxUnavailable": 8})
         status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
         assert status["phase"] == "Succeeded", status.get("conditions")
         time.sleep(3)  # the release's last upgrade (the strategy back) must not restart anyone
@@ -99,11 +88,12 @@ def test_a_chart_installed_spiderpool_is_upgraded_through_its_chart_node_by_node
     plan_events(admin_api, namespace, "ReleaseUpgraded")
 
 
-def plan_through_chart(plans, namespace: str, repository: str, account: str = ACCOUNT, **chart) -> None:
+def plan_through_chart(plans, namespace: str, repository: str, account: str = ACCOUNT, rollout: dict | None = None,
+                       **chart) -> None:
     plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
         "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
         "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": account,
-                 "chart": {"repository": repository, **chart}}})
+                 "chart": {"repository": repository, **chart}, "rollout": rollout or {}}})
 
 
 def assert_release_untouched(helm: HelmCli, admin_api, namespace: str) -> None:

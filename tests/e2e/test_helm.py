@@ -9,14 +9,6 @@ from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.plugins.spiderpool.reader import SpiderpoolReader
 from localcluster import build
-from simulated.charts import LoopbackRepository
-
-
-@pytest.fixture(scope="session")
-def chart_repo(tmp_path_factory):
-    repo = LoopbackRepository(tmp_path_factory.mktemp("charts"), build.ensure_helm())
-    yield repo
-    repo.stop()
 
 
 @pytest.fixture
