@@ -185,7 +185,6 @@ class PlanRunner:
             self._spec_cache = (key, models.UpgradePlanSpec.of_plan(body.get("spec"), self.namespace))
         return self._spec_cache[1]
 
-
     def _drop_view(self) -> None:
         if self.view:
             self.view.stop()
@@ -197,8 +196,9 @@ class PlanRunner:
         key = spec_digest(spec)
         cached = self.preflight_cache
         if cached and cached[0] == key and time.monotonic() < cached[1]:
-            return replace(observation, installed_version=cached[2].installed_version,
-                           preflight=cached[2].preflight, excluded_nodes=cached[2].excluded_nodes, chart=cached[2].chart)
+            done = cached[2]
+            return replace(observation, installed_version=done.installed_version, preflight=done.preflight,
+                           excluded_nodes=done.excluded_nodes, chart=done.chart)
         started = time.monotonic()
         observation = with_preflight(self.api, spec, observation, self.policy, self.namespace)
         finished = time.monotonic()

@@ -16,16 +16,16 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
-from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.chart import merged
+from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
-from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
 from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                       PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, RELEASE_ANNOTATION)
+from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "cniupgrade"
