@@ -4,6 +4,7 @@ through the chart: the release ends at the target chart with the user's values c
 the gated rollout (the chart's own RollingUpdate never ran)."""
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from kubernetes import client
 
 from cniupgrade.kube.helm_cli import HelmCli
+from cniupgrade.plugins.helm import decode_release, encode_release
 from localcluster import build
 from localcluster.waiting import wait_for
 from simulated.spiderpool.seed import grant_helm_release_reader
@@ -126,3 +128,53 @@ def test_an_account_without_the_charts_rights_stops_the_plan_in_preflight_naming
     assert f"get/create/patch daemonsets.apps in {namespace}" in rights["message"]
     assert f"create/update secrets in {namespace}" in rights["message"]  # helm's own record of the release
     assert_release_untouched(installed, admin_api, namespace)
+
+
+def set_release_status(api, namespace: str, revision: int, status: str) -> None:
+    """What helm's storage says of one revision (the Secret's label and the encoded release)."""
+    core = client.CoreV1Api(api)
+    name = f"sh.helm.release.v1.spiderpool.v{revision}"
+    secret = core.read_namespaced_secret(name, namespace)
+    release = decode_release(secret.data["release"])
+    release["info"]["status"] = status
+    core.patch_namespaced_secret(name, namespace, {"metadata": {"labels": {"status": status}},
+                                                   "data": {"release": encode_release(release)}})
+
+
+def test_an_upgrade_interrupted_under_helm_resumes_and_the_release_is_unlocked(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """The operator's pod died during `helm upgrade` (held at OnDelete): the revision is left pending-upgrade and
+    helm refuses the next one. The restarted operator marks its own interrupted revision failed and goes on."""
+    apps = client.AppsV1Api(admin_api)
+    plan_through_chart(plans, namespace, chart_repo.url, rollout={"maxUnavailable": 8})
+    plans.patch_spec(paused=True)
+    plans.wait_phase("Paused", timeout=60)
+    operator.kill()
+    ds = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
+    images = {c.name: c.image for c in [*ds.spec.template.spec.containers, *ds.spec.template.spec.init_containers]}
+    apps.patch_namespaced_daemon_set("spiderpool-agent", namespace, {  # what taking it did before the kill
+        "metadata": {"annotations": {
+            "cniupgrade.io/owner": f"{namespace}/upgrade",
+            "cniupgrade.io/original-update-strategy": json.dumps(  # the chart's default, as installed
+                {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}}, sort_keys=True),
+            "cniupgrade.io/previous-images": json.dumps(images, sort_keys=True)}},
+        "spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}})
+    installed.upgrade("spiderpool", namespace, "spiderpool", "1.0.0", {
+        "ipam": {"spiderSubnet": {"enable": True}},
+        "spiderpoolAgent": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}, repo=chart_repo.url)
+    set_release_status(admin_api, namespace, 1, "deployed")  # ... and helm never got to record its end
+    set_release_status(admin_api, namespace, 2, "pending-upgrade")
+    plans.custom.patch_namespaced_custom_object_status("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
+                                                       "upgrade", {"status": {"startedAt": "2026-12-02T00:00:00Z",
+                                                                              "phase": "Canary"}})
+    plans.patch_spec(paused=False)
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        operator.start()
+        status = plans.wait_phase("Succeeded", "Failed", timeout=180)
+    assert status["phase"] == "Succeeded", status.get("conditions")
+    assert [(r.chart, r.status) for r in installed.history("spiderpool", namespace)] == [
+        ("spiderpool-0.9.5", "superseded"), ("spiderpool-1.0.0", "failed"), ("spiderpool-1.0.0", "superseded"),
+        ("spiderpool-1.0.0", "deployed")]
+    plan_events(admin_api, namespace, "ReleaseUnlocked")
+    replaced = recorder.deletion_order()
+    assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES

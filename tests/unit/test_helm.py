@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cniupgrade.plugins.helm import HelmReleaseError, current_release, decode_release
+from cniupgrade.plugins.helm import HelmReleaseError, current_release, decode_release, encode_release
 
 
 def release_json(revision: int, status: str, version: str, config: dict | None = None) -> dict:
@@ -48,3 +48,8 @@ def test_undecodable_data_is_a_clear_error():
     with pytest.raises(HelmReleaseError):
         decode_release(base64.b64encode(b"not base64 twice").decode())
     assert decode_release(base64.b64encode(base64.b64encode(json.dumps({"a": 1}).encode())).decode()) == {"a": 1}
+
+
+def test_a_release_encoded_for_a_secret_decodes_to_itself():
+    doc = {"name": "spiderpool", "version": 2, "info": {"status": "failed"}, "config": {"a": [1, 2]}}
+    assert decode_release(encode_release(doc)) == doc

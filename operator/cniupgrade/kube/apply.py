@@ -19,7 +19,8 @@ from cniupgrade.kube import event_queue
 from cniupgrade.kube.chart import merged
 from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.cluster import KubeCluster
-from cniupgrade.kube.helm_cli import HelmCli
+from cniupgrade.kube.helm_cli import HelmCli, HelmError
+from cniupgrade.kube.helm_unlock import IN_PROGRESS, unlock_interrupted
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
@@ -169,7 +170,14 @@ class Executor:
         values = merged(chart.values, chart.hold_values) if action.hold else chart.values
         helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
                        timeout=HELM_UPGRADE_TIMEOUT)
-        helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
+        try:
+            helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
+        except HelmError as exc:
+            if IN_PROGRESS not in str(exc) or not unlock_interrupted(KubeCluster(self.acting), helm, chart):
+                raise
+            self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/{chart.release}: "
+                                                                     f"our interrupted upgrade marked failed; again"))
+            helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
         if action.hold:  # what the next pass decides from: the release is at the target, the agent held
             self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, {"metadata": {"annotations": {
                 RELEASE_ANNOTATION: release_marker(chart)}}})

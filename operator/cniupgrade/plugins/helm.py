@@ -51,6 +51,12 @@ def decode_release(data: str, from_secret: bool = True) -> dict:
         raise HelmReleaseError(f"cannot decode helm release data: {exc}") from exc
 
 
+def encode_release(doc: Mapping) -> str:
+    """decode_release's inverse, for a Secret's `data.release`: helm's base64(gzip(json)), base64-encoded again."""
+    inner = base64.b64encode(gzip.compress(json.dumps(doc).encode()))
+    return base64.b64encode(inner).decode()
+
+
 def parse_release(doc: Mapping) -> HelmRelease:
     chart = (doc.get("chart") or {}).get("metadata") or {}
     return HelmRelease(name=doc.get("name", ""), revision=int(doc.get("version", 0)),
