@@ -72,6 +72,9 @@ CASES = {
                              "rollbackOnFailure": True}, "spec.rollbackOnFailure"),
     "chart repository not a URL": ({"chart": {"repository": "charts.example.com"}, "serviceAccountName": "up"},
                                    "spec.chart.repository"),
+    "chart with two sources": ({"chart": {"repository": "https://charts.example.com",
+                                          "archive": {"configMap": "chart"}}, "serviceAccountName": "up"},
+                               "spec.chart"),
 }
 
 

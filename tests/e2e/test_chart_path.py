@@ -4,6 +4,7 @@ through the chart: the release ends at the target chart with the user's values c
 the gated rollout (the chart's own RollingUpdate never ran)."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -178,3 +179,19 @@ def test_an_upgrade_interrupted_under_helm_resumes_and_the_release_is_unlocked(
     plan_events(admin_api, namespace, "ReleaseUnlocked")
     replaced = recorder.deletion_order()
     assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES
+
+
+def test_a_chart_archive_in_a_configmap_serves_an_air_gapped_cluster(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    archive = (chart_repo.folder / "repo" / "spiderpool-1.0.0.tgz").read_bytes()
+    client.CoreV1Api(admin_api).create_namespaced_config_map(namespace, {
+        "metadata": {"name": "spiderpool-chart"}, "binaryData": {"chart.tgz": base64.b64encode(archive).decode()}})
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+        "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
+                 "chart": {"archive": {"configMap": "spiderpool-chart"}}, "rollout": {"maxUnavailable": 8}}})
+    status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
+    assert status["phase"] == "Succeeded", status.get("conditions")
+    assert installed.history("spiderpool", namespace)[-1].chart == "spiderpool-1.0.0"
+    init = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace).spec.template.spec
+    assert [c.name for c in init.init_containers] == ["install-plugins", "install-multus-binary"]

@@ -178,11 +178,20 @@ class SpiderpoolOptions(ApiModel):
         "chart's crds/ folder), applied when CRDs are missing or outdated."))]
 
 
+class ChartArchive(ApiModel):
+    config_map: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN, description=(
+        "A ConfigMap in the plan's namespace holding the chart archive (.tgz) in binaryData."))]
+    key: Annotated[str, Field(default="chart.tgz", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
+                              description="The binaryData key of the archive.")]
+
+
 class Chart(ApiModel):
     """Upgrade through the vendor's helm chart instead of patching images: the release is upgraded to the
     target chart with the agent DaemonSet held at OnDelete, then rolled node by node, then released."""
-    repository: Annotated[str, Field(max_length=512, pattern=r"^https?://[^\s]+$", description=(
+    repository: Annotated[str | None, Field(default=None, max_length=512, pattern=r"^https?://[^\s]+$", description=(
         "The chart repository (HTTP or HTTPS URL), e.g. https://spidernet-io.github.io/spiderpool."))]
+    archive: Annotated[ChartArchive | None, Field(default=None, description=(
+        "The chart archive itself, in a ConfigMap (air-gapped clusters), instead of a repository."))]
     name: Annotated[str | None, Field(default=None, max_length=63, pattern=DNS_LABEL, description=(
         "Chart name; default: the plugin's chart (spiderpool)."))]
     version: Annotated[str | None, Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
@@ -282,6 +291,9 @@ SPEC_RULES = [
     cel("!has(self.window) || self.window.start != self.window.end",
         "window.start and window.end must differ (an empty window would never open)", ".window.end"),
     cel("self.plugin != 'generic' || has(self.daemonSet)", "the generic profile needs spec.daemonSet"),
+    cel("!has(self.chart) || has(self.chart.repository) != has(self.chart.archive)",
+        "spec.chart needs exactly one of repository (an HTTP(S) chart repository) and archive (the chart archive "
+        "in a ConfigMap beside the plan)", ".chart"),
     cel("!has(self.chart) || has(self.serviceAccountName)",
         "spec.chart needs spec.serviceAccountName: helm writes whatever the chart holds (RBAC, webhooks, CRDs) and "
         "runs as that account, not as the operator", ".chart"),

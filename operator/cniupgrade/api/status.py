@@ -107,7 +107,8 @@ class ChartRelease(ApiModel):
     namespace: str
     chart: str
     version: str
-    repository: str
+    repository: str = ""
+    archive: str = Field(default="", description="<ConfigMap>/<key> of the chart archive, in the plan's namespace.")
     values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
     hold_values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
 

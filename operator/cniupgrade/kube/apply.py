@@ -16,7 +16,7 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
-from cniupgrade.kube.chart import merged
+from cniupgrade.kube.chart import chart_source, merged
 from cniupgrade.kube.client import acting_client
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
@@ -170,14 +170,16 @@ class Executor:
         values = merged(chart.values, chart.hold_values) if action.hold else chart.values
         helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
                        timeout=HELM_UPGRADE_TIMEOUT)
-        try:
-            helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
-        except HelmError as exc:
-            if IN_PROGRESS not in str(exc) or not unlock_interrupted(KubeCluster(self.acting), helm, chart):
-                raise
-            self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/{chart.release}: "
-                                                                     f"our interrupted upgrade marked failed; again"))
-            helm.upgrade(chart.release, chart.namespace, chart.chart, chart.version, values, repo=chart.repository)
+        with chart_source(chart, KubeCluster(self.acting), self.plan_namespace) as (ref, version, repo):
+            try:
+                helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
+            except HelmError as exc:
+                if IN_PROGRESS not in str(exc) or not unlock_interrupted(KubeCluster(self.acting), helm, chart):
+                    raise
+                self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/"
+                                                                         f"{chart.release}: our interrupted upgrade "
+                                                                         f"marked failed; again"))
+                helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
         if action.hold:  # what the next pass decides from: the release is at the target, the agent held
             self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, {"metadata": {"annotations": {
                 RELEASE_ANNOTATION: release_marker(chart)}}})

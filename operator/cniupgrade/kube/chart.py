@@ -3,8 +3,12 @@ target chart rendered with them; what it renders is compared with the release's 
 plan's ServiceAccount."""
 from __future__ import annotations
 
+import base64
 import copy
-from typing import Mapping
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping
 
 from kubernetes import client, dynamic
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -12,9 +16,11 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import ChartRelease
 from cniupgrade.kube.client import acting_client
+from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.preflight.framework import Finding, Severity
 from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
+from cniupgrade.seams.cluster import CONFIGMAPS, ClusterReads
 from cniupgrade.seams.objects import images_of
 from cniupgrade.seams.plugin import Plugin
 
@@ -70,8 +76,14 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
         installed = last.chart.rsplit("-", 1)[-1]
         current_values = helm.values(release, spec.namespace)
         values = merged(defaults.carry(current_values, installed, version), chart.values or {})
-        rendered = helm.template(release, spec.namespace, name, version, merged(values, defaults.hold_values),
-                                 repo=chart.repository)
+        archive = f"{chart.archive.config_map}/{chart.archive.key}" if chart.archive else ""
+        target = ChartRelease(release=release, namespace=spec.namespace, chart=name, version=version,
+                              repository=chart.repository or "", archive=archive, values=values,
+                              hold_values=dict(defaults.hold_values))
+        acting = acting_client(api, plan_namespace, spec.service_account_name)
+        with chart_source(target, KubeCluster(acting), plan_namespace) as (ref, ref_version, repo):
+            rendered = helm.template(release, spec.namespace, ref, ref_version,
+                                     merged(values, defaults.hold_values), repo=repo)
         current = helm.manifest(release, spec.namespace)
     except HelmError as exc:
         return [Finding(RENDER, Severity.error, False, str(exc)[:900],
@@ -80,12 +92,9 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
     agent = f"DaemonSet {spec.namespace}/{plugin.daemonset_name(spec)}"
     if agent not in images:
         return [Finding(RENDER, Severity.error, False, f"chart {name}-{version} renders no {agent}")], None
-    target = ChartRelease(release=release, namespace=spec.namespace, chart=name, version=version,
-                          repository=chart.repository, values=values, hold_values=dict(defaults.hold_values))
     summary = changes(current, rendered)
     account = f"ServiceAccount {plan_namespace}/{spec.service_account_name}"
-    missing = permission_gaps(acting_client(api, plan_namespace, spec.service_account_name), rendered,
-                              spec.namespace)
+    missing = permission_gaps(acting, rendered, spec.namespace)
     if missing:
         return [Finding(RIGHTS, Severity.error, False, f"{account} may not: {'; '.join(missing[:10])}"
                                                       + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
@@ -133,6 +142,29 @@ def permission_gaps(acting: client.ApiClient, rendered: list[dict], namespace: s
             missing.append(f"{'/'.join(denied)} {plural}{'.' + group if group else ''}"
                            + (f" in {scope}" if scope else ""))
     return missing
+
+
+class ChartSourceError(HelmError):
+    """The chart cannot be had (its archive is missing): to the plan, as a failing helm."""
+
+
+@contextmanager
+def chart_source(chart: ChartRelease, reads: ClusterReads, plan_namespace: str) -> Iterator[tuple[str, str | None,
+                                                                                                   str | None]]:
+    """(chart reference, version, repository) for helm: the repository's chart, or the archive from its ConfigMap
+    (read as the plan's account) in a temporary file, removed afterwards."""
+    if not chart.archive:
+        yield chart.chart, chart.version, chart.repository
+        return
+    name, _, key = chart.archive.partition("/")
+    source = reads.get(CONFIGMAPS, name, plan_namespace)
+    data = ((source or {}).get("binaryData") or {}).get(key)
+    if not data:
+        raise ChartSourceError(f"ConfigMap {plan_namespace}/{name} has no binaryData key {key} (the chart archive)")
+    with tempfile.TemporaryDirectory(prefix="cniupgrade-chart-") as folder:
+        path = Path(folder) / key
+        path.write_bytes(base64.b64decode(data))
+        yield str(path), None, None
 
 
 def flat(values: Mapping, prefix: str = "") -> dict[str, object]:
