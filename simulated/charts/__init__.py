@@ -53,7 +53,23 @@ def write(version: str, folder: Path) -> Path:
         text = render(version)
         if text:
             (chart / "templates" / name).write_text(text)
+    if version != "0.9.5":  # a CRD new at 1.0.0, in crds/: helm installs it once and never upgrades it
+        (chart / "crds").mkdir(exist_ok=True)
+        (chart / "crds" / "spiderclaimparameters.yaml").write_text(yaml.safe_dump(claim_parameters_crd(version)))
     return chart
+
+
+def claim_parameters_crd(version: str) -> dict:
+    """A CRD of the chart's crds/ folder; each version's schema names the version (to tell which was applied)."""
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "spiderclaimparameters.spiderpool.spidernet.io",
+                         "annotations": {"spiderpool.test/chart-version": version}},
+            "spec": {"group": "spiderpool.spidernet.io", "scope": "Namespaced",
+                     "names": {"kind": "SpiderClaimParameter", "plural": "spiderclaimparameters",
+                               "singular": "spiderclaimparameter"},
+                     "versions": [{"name": "v2beta1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
 def repository(folder: Path, helm: Path, url: str) -> Path:

@@ -195,3 +195,19 @@ def test_a_chart_archive_in_a_configmap_serves_an_air_gapped_cluster(
     assert installed.history("spiderpool", namespace)[-1].chart == "spiderpool-1.0.0"
     init = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace).spec.template.spec
     assert [c.name for c in init.init_containers] == ["install-plugins", "install-multus-binary"]
+
+
+def test_the_charts_crds_are_applied_before_the_release_is_upgraded(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """helm installs crds/ once and never upgrades them; the chart path applies the target chart's."""
+    ext = client.ApiextensionsV1Api(admin_api)
+    name = "spiderclaimparameters.spiderpool.spidernet.io"
+    if [c for c in ext.list_custom_resource_definition().items if c.metadata.name == name]:  # an earlier test's
+        ext.delete_custom_resource_definition(name)
+        wait_for(lambda: name not in {c.metadata.name for c in ext.list_custom_resource_definition().items}, 30,
+                 "the CRD gone")
+    plan_through_chart(plans, namespace, chart_repo.url, rollout={"maxUnavailable": 8})
+    status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
+    assert status["phase"] == "Succeeded", status.get("conditions")
+    crd = ext.read_custom_resource_definition(name)
+    assert crd.metadata.annotations["spiderpool.test/chart-version"] == "1.0.0"

@@ -26,6 +26,7 @@ from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                       PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, RELEASE_ANNOTATION)
+from cniupgrade.seams.cluster import CRDS
 from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,9 @@ class Executor:
         helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
                        timeout=HELM_UPGRADE_TIMEOUT)
         with chart_source(chart, KubeCluster(self.acting), self.plan_namespace) as (ref, version, repo):
+            if action.hold:  # helm never upgrades crds/: applied first, as the vendor's own upgrade test does
+                for crd in helm.crds(ref, version, repo):
+                    KubeCluster(self.acting).apply(CRDS, crd)
             try:
                 helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
             except HelmError as exc:

@@ -80,6 +80,10 @@ class HelmCli:
             "template", release, chart, "-n", namespace, *_source(version, repo), "-f", "-",
             stdin=json.dumps(values or {}))) if d]
 
+    def crds(self, chart: str, version: str | None = None, repo: str | None = None) -> list[dict]:
+        """The manifests of the chart's crds/ folder (helm installs them once and never upgrades them)."""
+        return [d for d in yaml.safe_load_all(self.run("show", "crds", chart, *_source(version, repo))) if d]
+
     def upgrade(self, release: str, namespace: str, chart: str, version: str | None = None,
                 values: dict | None = None, repo: str | None = None, install: bool = False,
                 extra: Sequence[str] = ()) -> dict:
