@@ -10,7 +10,7 @@ from cniupgrade.plugins.images import first_tag, image_name, retag
 from cniupgrade.preflight.framework import Check, Finding, Severity, evaluate
 from cniupgrade.seams.cluster import CONFIGMAPS, ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import MigrationError, NoAfterSuccess, PluginReport, register
+from cniupgrade.seams.plugin import MigrationError, NoAfterSuccess, NoChart, PluginReport, register
 
 MARKER = "toy-ready"
 
@@ -23,7 +23,7 @@ def ready(marker: Mapping | None) -> Finding:
                    objects=(f"ConfigMap/{MARKER}",), migration="toy.mark-ready")
 
 
-class ToyPlugin(NoAfterSuccess):
+class ToyPlugin(NoAfterSuccess, NoChart):
     name = "toy"
     image_repositories = ("example.com/toy",)
 

@@ -17,7 +17,7 @@ from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
 from cniupgrade.kube.chart import chart_source, merged
-from cniupgrade.kube.client import acting_client
+from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.kube.helm_unlock import IN_PROGRESS, unlock_interrupted
@@ -169,16 +169,17 @@ class Executor:
             if (live["metadata"].get("annotations") or {}).get(RELEASE_ANNOTATION) == release_marker(chart):
                 return
         values = merged(chart.values, chart.hold_values) if action.hold else chart.values
-        helm = HelmCli(as_user=f"system:serviceaccount:{self.plan_namespace}:{self.spec.service_account_name}",
+        helm = HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
                        timeout=HELM_UPGRADE_TIMEOUT)
-        with chart_source(chart, KubeCluster(self.acting), self.plan_namespace) as (ref, version, repo):
+        cluster = KubeCluster(self.acting)
+        with chart_source(chart, cluster, self.plan_namespace) as (ref, version, repo):
             if action.hold:  # helm never upgrades crds/: applied first, as the vendor's own upgrade test does
                 for crd in helm.crds(ref, version, repo):
-                    KubeCluster(self.acting).apply(CRDS, crd)
+                    cluster.apply(CRDS, crd)
             try:
                 helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
             except HelmError as exc:
-                if IN_PROGRESS not in str(exc) or not unlock_interrupted(KubeCluster(self.acting), helm, chart):
+                if IN_PROGRESS not in str(exc) or not unlock_interrupted(cluster, helm, chart):
                     raise
                 self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/"
                                                                          f"{chart.release}: our interrupted upgrade "

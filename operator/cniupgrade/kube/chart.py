@@ -15,7 +15,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import ChartRelease
-from cniupgrade.kube.client import acting_client
+from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.preflight.framework import Finding, Severity
@@ -62,7 +62,7 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
     chart = spec.chart
     release, name = chart.release_name or defaults.release, chart.name or defaults.chart
     version = chart.version or spec.target_version
-    helm = helm or HelmCli(as_user=f"system:serviceaccount:{plan_namespace}:{spec.service_account_name}")
+    helm = helm or HelmCli(as_user=service_account_user(plan_namespace, spec.service_account_name))
     where = f"helm release {spec.namespace}/{release}"
     try:
         history = helm.history(release, spec.namespace)

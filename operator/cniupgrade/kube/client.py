@@ -33,6 +33,11 @@ def streaming(api: client.ApiClient) -> client.ApiClient:
 IMPERSONATE_USER = "Impersonate-User"
 
 
+def service_account_user(namespace: str, name: str) -> str:
+    """The user name the API server gives a ServiceAccount (what impersonation and helm's --kube-as-user name)."""
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
 @functools.lru_cache(maxsize=256)
 def acting_client(api: client.ApiClient, namespace: str, service_account: str | None) -> client.ApiClient:
     """The client a plan makes its changes with: `api` itself or, when the plan names a ServiceAccount of its
@@ -40,7 +45,7 @@ def acting_client(api: client.ApiClient, namespace: str, service_account: str | 
     if not service_account:
         return api
     impersonating = client.ApiClient(api.configuration)
-    impersonating.set_default_header(IMPERSONATE_USER, f"system:serviceaccount:{namespace}:{service_account}")
+    impersonating.set_default_header(IMPERSONATE_USER, service_account_user(namespace, service_account))
     return impersonating
 
 

@@ -117,11 +117,15 @@ def plugin_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-class NoAfterSuccess:
-    """For plugins with nothing to do once an upgrade succeeded, and no chart of their own."""
+class NoChart:
+    """For plugins that know no helm chart of their own (spec.chart is refused in pre-flight)."""
 
     def chart_defaults(self, spec: UpgradePlanSpec) -> ChartDefaults | None:
         return None
+
+
+class NoAfterSuccess:
+    """For plugins with nothing to do once an upgrade succeeded."""
 
     def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
         return False

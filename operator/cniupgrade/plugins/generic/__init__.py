@@ -9,10 +9,10 @@ from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.plugins.images import first_tag, retag
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import MigrationError, NoAfterSuccess, PluginReport, register
+from cniupgrade.seams.plugin import MigrationError, NoAfterSuccess, NoChart, PluginReport, register
 
 
-class GenericPlugin(NoAfterSuccess):
+class GenericPlugin(NoAfterSuccess, NoChart):
     name = "generic"
     image_repositories: tuple[str, ...] = ()
 

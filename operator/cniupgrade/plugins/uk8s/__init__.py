@@ -15,10 +15,10 @@ from cniupgrade.plugins.uk8s import checks, facts, old_pods
 from cniupgrade.preflight.framework import evaluate, parse_version
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import AfterSuccess, MigrationError, PluginReport, register
+from cniupgrade.seams.plugin import AfterSuccess, MigrationError, NoChart, PluginReport, register
 
 
-class Uk8sPlugin:
+class Uk8sPlugin(NoChart):  # UK8S installs cni-vpc from its own manifests, not a chart
     name = "uk8s-cni-vpc"
     image_repositories = facts.IMAGE_REPOSITORIES
 
@@ -56,9 +56,6 @@ class Uk8sPlugin:
     def cluster_wide_changes(self, spec: UpgradePlanSpec, migrations: Iterable[str]) -> tuple[str, ...]:
         return (("spec.uk8s.restartOldPods: Deployments, StatefulSets and DaemonSets in every namespace",)
                 if spec.uk8s.restart_old_pods else ())
-
-    def chart_defaults(self, spec: UpgradePlanSpec) -> None:
-        return None  # UK8S installs cni-vpc from its own manifests, not a chart
 
     def after_success_due(self, spec: UpgradePlanSpec, status: UpgradePlanStatus) -> bool:
         """New network features reach only new pods: once upgraded, say which pods are old (once)."""
