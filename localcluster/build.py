@@ -155,3 +155,15 @@ def _build_helm_into(staging: Path, log) -> None:
 def ensure_helm(log=_log) -> Path:
     """The helm CLI, built from Go modules once into its own cache entry (the control plane's stays as it is)."""
     return _cached(versions.helm_cache_key(), _build_helm_into, "helm", log) / "bin" / "helm"
+
+
+def _build_registry_into(staging: Path, log) -> None:
+    log(f"building the OCI registry (go-containerregistry {versions.REGISTRY})...")
+    (staging / "bin").mkdir(parents=True)
+    _go(["build", "-trimpath", "-ldflags", "-s -w", "-o", str(staging / "bin" / "registry"),
+         "github.com/google/go-containerregistry/cmd/registry"], "registry", log)
+
+
+def ensure_registry(log=_log) -> Path:
+    """A small OCI registry (go-containerregistry's, in memory) for the chart path's oci:// sources in tests."""
+    return _cached(versions.registry_cache_key(), _build_registry_into, "OCI registry", log) / "bin" / "registry"

@@ -6,6 +6,7 @@ KUBERNETES = "v1.36.3"
 ETCD = "v3.6.8"
 KWOK = "v0.8.0"
 HELM = "v3.22.0"  # the chart path's helm CLI, cached apart from the control plane
+REGISTRY = "v0.22.1"  # go-containerregistry's registry: oci:// chart sources in tests
 
 GO_MODULES_DIR = Path(__file__).parent / "go"
 GO_MODULES = ("kube", "etcd", "kwok")
@@ -28,3 +29,7 @@ def cache_key() -> str:
 
 def helm_cache_key() -> str:
     return f"helm-{HELM}_{_sources_digest(('helm',))}"
+
+
+def registry_cache_key() -> str:
+    return f"registry-{REGISTRY}_{_sources_digest(('registry',))}"

@@ -20,6 +20,7 @@ from localcluster.cluster import ClusterConfig, LocalCluster, reap_orphans
 from localcluster.objects import api_client
 from localcluster.processes import free_port
 from simulated.charts import LoopbackRepository
+from simulated.charts.oci import LoopbackOciRegistry
 from tests.e2e.kit import Kubectl, Plans
 from tests.e2e.operator_process import OperatorProcess
 
@@ -132,3 +133,12 @@ def chart_repo(tmp_path_factory):
     repo = LoopbackRepository(tmp_path_factory.mktemp("charts"), build.ensure_helm())
     yield repo
     repo.stop()
+
+
+@pytest.fixture(scope="session")
+def chart_registry(chart_repo):
+    """The same charts in an OCI registry (oci:// sources)."""
+    registry = LoopbackOciRegistry(build.ensure_registry(), build.ensure_helm(),
+                                   sorted((chart_repo.folder / "repo").glob("*.tgz")))
+    yield registry
+    registry.stop()

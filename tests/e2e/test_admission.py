@@ -75,6 +75,14 @@ CASES = {
     "chart with two sources": ({"chart": {"repository": "https://charts.example.com",
                                           "archive": {"configMap": "chart"}}, "serviceAccountName": "up"},
                                "spec.chart"),
+    "chart archive in two places": ({"chart": {"archive": {"configMap": "chart", "secret": "chart"}},
+                                     "serviceAccountName": "up"}, "spec.chart.archive"),
+    "chart digest not sha256": ({"chart": {"repository": "https://charts.example.com", "digest": "md5:abc"},
+                                 "serviceAccountName": "up"}, "spec.chart.digest"),
+    "plain http for an http repository": ({"chart": {"repository": "https://charts.example.com", "plainHttp": True},
+                                           "serviceAccountName": "up"}, "spec.chart.plainHttp"),
+    "values from an unknown kind": ({"chart": {"repository": "oci://r.example/charts", "valuesFrom": [
+        {"kind": "Pod", "name": "v"}]}, "serviceAccountName": "up"}, "spec.chart.valuesFrom[0].kind"),
 }
 
 

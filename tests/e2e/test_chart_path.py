@@ -5,6 +5,7 @@ the gated rollout (the chart's own RollingUpdate never ran)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -181,20 +182,64 @@ def test_an_upgrade_interrupted_under_helm_resumes_and_the_release_is_unlocked(
     assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES
 
 
-def test_a_chart_archive_in_a_configmap_serves_an_air_gapped_cluster(
+def test_a_pinned_chart_archive_in_a_configmap_and_values_from_configmaps_and_secrets(
         admin_api, namespace, chart_repo, installed, operator, plans):
+    """Air-gapped: the archive in a ConfigMap, its sha256 pinned; values from a ConfigMap and a Secret (the Secret's
+    never copied into the plan's status), spec.chart.values on top of both."""
     archive = (chart_repo.folder / "repo" / "spiderpool-1.0.0.tgz").read_bytes()
-    client.CoreV1Api(admin_api).create_namespaced_config_map(namespace, {
+    core = client.CoreV1Api(admin_api)
+    core.create_namespaced_config_map(namespace, {
         "metadata": {"name": "spiderpool-chart"}, "binaryData": {"chart.tgz": base64.b64encode(archive).decode()}})
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "site-values"}, "data": {
+        "values.yaml": "spiderpoolController: {replicas: 2}\nsite: {zone: a, tier: x}\n"}})
+    core.create_namespaced_secret(namespace, {"metadata": {"name": "site-secret"}, "stringData": {
+        "values.yaml": "site: {token: s3cr3t-value, tier: y}\n"}})
     plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
         "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
         "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
-                 "chart": {"archive": {"configMap": "spiderpool-chart"}}, "rollout": {"maxUnavailable": 8}}})
+                 "chart": {"archive": {"configMap": "spiderpool-chart"},
+                           "digest": "sha256:" + hashlib.sha256(archive).hexdigest(),
+                           "valuesFrom": [{"kind": "ConfigMap", "name": "site-values"},
+                                          {"kind": "Secret", "name": "site-secret"},
+                                          {"kind": "Secret", "name": "absent", "optional": True}],
+                           "values": {"site": {"tier": "z"}}},
+                 "rollout": {"maxUnavailable": 8}}})
     status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
     assert status["phase"] == "Succeeded", status.get("conditions")
     assert installed.history("spiderpool", namespace)[-1].chart == "spiderpool-1.0.0"
     init = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace).spec.template.spec
     assert [c.name for c in init.init_containers] == ["install-plugins", "install-multus-binary"]
+    assert installed.values("spiderpool", namespace) == {
+        "ipam": {"spiderSubnet": {"enable": True}}, "spiderpoolController": {"replicas": 2},
+        "site": {"zone": "a", "token": "s3cr3t-value", "tier": "z"}}
+    assert client.AppsV1Api(admin_api).read_namespaced_deployment("spiderpool-controller",
+                                                                  namespace).spec.replicas == 2
+    assert "s3cr3t-value" not in json.dumps(plans.get())
+    assert next(c for c in status["checks"] if c["id"] == "chart.digest")["result"] == "Passed"
+
+
+def test_a_chart_archive_whose_bytes_differ_from_the_pin_stops_the_plan_in_preflight(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    archive = (chart_repo.folder / "repo" / "spiderpool-1.0.0.tgz").read_bytes()
+    client.CoreV1Api(admin_api).create_namespaced_secret(namespace, {
+        "metadata": {"name": "spiderpool-chart"}, "data": {"chart.tgz": base64.b64encode(archive).decode()}})
+    pin = "sha256:" + hashlib.sha256(archive + b"tampered").hexdigest()
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+        "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
+                 "chart": {"archive": {"secret": "spiderpool-chart"}, "digest": pin}}})
+    status = plans.wait_phase("Preflight", timeout=60)
+    render = next(c for c in status["checks"] if c["id"] == "chart.render")
+    assert render["result"] == "Failed" and f"not the pinned {pin}" in render["message"]
+    assert_release_untouched(installed, admin_api, namespace)
+
+
+def test_a_chart_from_an_oci_registry(admin_api, namespace, chart_registry, installed, operator, plans):
+    plan_through_chart(plans, namespace, chart_registry.url, plainHttp=True, rollout={"maxUnavailable": 8})
+    status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
+    assert status["phase"] == "Succeeded", status.get("conditions")
+    assert [r.chart for r in installed.history("spiderpool", namespace)][-1] == "spiderpool-1.0.0"
+    assert status["chart"]["repository"] == chart_registry.url
 
 
 def test_the_charts_crds_are_applied_before_the_release_is_upgraded(

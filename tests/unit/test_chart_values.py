@@ -2,7 +2,8 @@
 and what a target chart changes against the release's manifest."""
 from __future__ import annotations
 
-from cniupgrade.kube.chart import changes, merged, values_diff, workload_images
+from cniupgrade.kube.chart import changes, values_diff, workload_images
+from cniupgrade.kube.chart_source import merged
 from cniupgrade.plugins.spiderpool.values import carry_values
 
 

@@ -75,3 +75,23 @@ def test_at_the_end_our_annotations_leave_before_the_release_gives_the_strategy_
             break
     assert status.phase is Phase.succeeded
     assert decision.actions[-2:] == [act.ReleaseDaemonSet(None), act.UpgradeRelease(hold=False)]
+
+
+def test_approval_covers_what_the_chart_renders():
+    """A chart that renders otherwise after approval was given (a re-published chart, changed values) is not what
+    the approver saw: the plan is computed again and asks for approval again."""
+    gated = chart_spec().model_copy(update={"require_approval": True})
+    seen = RenderedChart(CHART.model_copy(update={"manifest_digest": "sha256:" + "a" * 64}),
+                         {"DaemonSet cni/agent": NEW_IMAGES}, "DaemonSet cni/agent")
+    published = decide(gated, UpgradePlanStatus(), replace(observe(), chart=seen), generation=1)
+    assert published.status.phase is Phase.awaiting_approval
+    approved = gated.model_copy(update={"approved": True})
+    assert kinds(decide(approved, published.status, replace(observe(), chart=seen), 2), act.TakeOwnership)
+
+    other = replace(seen, release=seen.release.model_copy(update={"manifest_digest": "sha256:" + "b" * 64}))
+    outdated = decide(approved, published.status, replace(observe(), chart=other), 2)
+    assert not outdated.actions and outdated.status.phase is Phase.awaiting_approval
+    assert outdated.status.chart.manifest_digest == other.release.manifest_digest  # the new render is published
+    assert [c.reason for c in outdated.status.conditions if c.type == "Ready"] == ["ApprovalOutdated"]
+    again = decide(gated, outdated.status, replace(observe(), chart=other), 3)  # approved: false, then true
+    assert kinds(decide(approved, again.status, replace(observe(), chart=other), 4), act.TakeOwnership)

@@ -179,26 +179,50 @@ class SpiderpoolOptions(ApiModel):
 
 
 class ChartArchive(ApiModel):
-    config_map: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN, description=(
+    config_map: Annotated[str | None, Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN, description=(
         "A ConfigMap in the plan's namespace holding the chart archive (.tgz) in binaryData."))]
+    secret: Annotated[str | None, Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN, description=(
+        "A Secret in the plan's namespace holding the chart archive (.tgz), instead of a ConfigMap."))]
     key: Annotated[str, Field(default="chart.tgz", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
-                              description="The binaryData key of the archive.")]
+                              description="The key of the archive.")]
+
+
+class ValuesSourceKind(str, Enum):
+    config_map = "ConfigMap"
+    secret = "Secret"
+
+
+class ValuesSource(ApiModel):
+    """Helm values kept in a ConfigMap or Secret of the plan's namespace (YAML under one key)."""
+    kind: ValuesSourceKind
+    name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)]
+    key: Annotated[str, Field(default="values.yaml", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    optional: Annotated[bool, Field(default=False, description="A missing object or key is skipped, not an error.")]
 
 
 class Chart(ApiModel):
     """Upgrade through the vendor's helm chart instead of patching images: the release is upgraded to the
     target chart with the agent DaemonSet held at OnDelete, then rolled node by node, then released."""
-    repository: Annotated[str | None, Field(default=None, max_length=512, pattern=r"^https?://[^\s]+$", description=(
-        "The chart repository (HTTP or HTTPS URL), e.g. https://spidernet-io.github.io/spiderpool."))]
+    repository: Annotated[str | None, Field(default=None, max_length=512, pattern=r"^(https?|oci)://[^\s]+$",
+                                            description=(
+        "The chart repository: an HTTP(S) repository URL (e.g. https://spidernet-io.github.io/spiderpool) or an OCI "
+        "registry path the chart name is appended to (e.g. oci://ghcr.io/spidernet-io/charts)."))]
     archive: Annotated[ChartArchive | None, Field(default=None, description=(
-        "The chart archive itself, in a ConfigMap (air-gapped clusters), instead of a repository."))]
+        "The chart archive itself, in a ConfigMap or Secret (air-gapped clusters), instead of a repository."))]
     name: Annotated[str | None, Field(default=None, max_length=63, pattern=DNS_LABEL, description=(
         "Chart name; default: the plugin's chart (spiderpool)."))]
     version: Annotated[str | None, Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
                                          description="Chart version; default: spec.targetVersion.")]
+    digest: Annotated[str | None, Field(default=None, pattern=r"^sha256:[a-f0-9]{64}$", description=(
+        "The chart archive's sha256 (sha256sum of the .tgz): a chart with other bytes is refused in pre-flight."))]
+    plain_http: Annotated[bool, Field(default=False, description=(
+        "The OCI registry is served over plain HTTP (an in-cluster mirror without TLS)."))]
     release_name: Annotated[str | None, Field(default=None, max_length=53, pattern=DNS_LABEL, description=(
         "The helm release; default: the plugin's (spiderpool: spec.spiderpool.releaseName). It lives in "
         "spec.namespace."))]
+    values_from: Annotated[list[ValuesSource], Field(default_factory=list, max_length=16, description=(
+        "Values from ConfigMaps and Secrets of the plan's namespace, merged in order over the release's carried-over "
+        "values; spec.chart.values go on top. Secrets' values never appear in the plan's status."))]
     values: Annotated[dict | None, Field(default=None, description=(
         "Values set over the release's current user values (which are carried over, renamed keys migrated)."),
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})]
@@ -292,8 +316,14 @@ SPEC_RULES = [
         "window.start and window.end must differ (an empty window would never open)", ".window.end"),
     cel("self.plugin != 'generic' || has(self.daemonSet)", "the generic profile needs spec.daemonSet"),
     cel("!has(self.chart) || has(self.chart.repository) != has(self.chart.archive)",
-        "spec.chart needs exactly one of repository (an HTTP(S) chart repository) and archive (the chart archive "
-        "in a ConfigMap beside the plan)", ".chart"),
+        "spec.chart needs exactly one of repository (an HTTP(S) chart repository or an oci:// registry) and archive "
+        "(the chart archive in a ConfigMap or Secret beside the plan)", ".chart"),
+    cel("!has(self.chart) || !has(self.chart.archive) || "
+        "has(self.chart.archive.configMap) != has(self.chart.archive.secret)",
+        "spec.chart.archive needs exactly one of configMap and secret", ".chart.archive"),
+    cel("!has(self.chart) || !has(self.chart.plainHttp) || !self.chart.plainHttp || "
+        "(has(self.chart.repository) && self.chart.repository.startsWith('oci://'))",
+        "spec.chart.plainHttp applies to an oci:// repository only", ".chart.plainHttp"),
     cel("!has(self.chart) || has(self.serviceAccountName)",
         "spec.chart needs spec.serviceAccountName: helm writes whatever the chart holds (RBAC, webhooks, CRDs) and "
         "runs as that account, not as the operator", ".chart"),

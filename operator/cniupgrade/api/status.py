@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from cniupgrade.api.models import ApiModel
+from cniupgrade.api.models import ApiModel, ValuesSource
 
 
 class Phase(str, Enum):
@@ -108,9 +108,20 @@ class ChartRelease(ApiModel):
     chart: str
     version: str
     repository: str = ""
-    archive: str = Field(default="", description="<ConfigMap>/<key> of the chart archive, in the plan's namespace.")
-    values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    plain_http: bool = False
+    archive: str = Field(default="", description=(
+        "<ConfigMap|Secret>/<name>/<key> of the chart archive, in the plan's namespace."))
+    digest: str = Field(default="", description="The archive's sha256 pin (spec.chart.digest), checked on each use.")
+    values: dict = Field(default_factory=dict, description=(
+        "The values the release is upgraded with, but for those read from Secrets (secretValues)."),
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    secret_values: list[ValuesSource] = Field(default_factory=list, description=(
+        "Values read from these Secrets again at the upgrade (never copied here), then spec.chart.values on top."))
+    secret_values_digest: str = Field(default="", description=(
+        "sha256 of the Secrets' values when planned: changed Secrets stop the upgrade."))
     hold_values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    manifest_digest: str = Field(default="", description=(
+        "sha256 of what the target chart renders with these values: approval covers it."))
 
 
 class Counts(ApiModel):

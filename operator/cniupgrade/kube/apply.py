@@ -16,7 +16,7 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
-from cniupgrade.kube.chart import chart_source, merged
+from cniupgrade.kube.chart_source import fetched_chart, merged, release_values, secret_values
 from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
@@ -168,23 +168,25 @@ class Executor:
             live = json.loads(self.apps.read_namespaced_daemon_set(ds.name, ds.namespace, _preload_content=False).data)
             if (live["metadata"].get("annotations") or {}).get(RELEASE_ANNOTATION) == release_marker(chart):
                 return
-        values = merged(chart.values, chart.hold_values) if action.hold else chart.values
         helm = HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
                        timeout=HELM_UPGRADE_TIMEOUT)
         cluster = KubeCluster(self.acting)
-        with chart_source(chart, cluster, self.plan_namespace) as (ref, version, repo):
+        values = release_values(chart, secret_values(chart, cluster, self.plan_namespace),
+                                self.spec.chart.values if self.spec.chart else None)
+        values = merged(values, chart.hold_values) if action.hold else values
+        with fetched_chart(chart, cluster, self.plan_namespace, helm) as archive:
             if action.hold:  # helm never upgrades crds/: applied first, as the vendor's own upgrade test does
-                for crd in helm.crds(ref, version, repo):
+                for crd in helm.crds(archive):
                     cluster.apply(CRDS, crd)
             try:
-                helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
+                helm.upgrade(chart.release, chart.namespace, archive, None, values)
             except HelmError as exc:
                 if IN_PROGRESS not in str(exc) or not unlock_interrupted(cluster, helm, chart):
                     raise
                 self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/"
                                                                          f"{chart.release}: our interrupted upgrade "
                                                                          f"marked failed; again"))
-                helm.upgrade(chart.release, chart.namespace, ref, version, values, repo=repo)
+                helm.upgrade(chart.release, chart.namespace, archive, None, values)
         if action.hold:  # what the next pass decides from: the release is at the target, the agent held
             self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, {"metadata": {"annotations": {
                 RELEASE_ANNOTATION: release_marker(chart)}}})

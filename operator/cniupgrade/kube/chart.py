@@ -3,44 +3,33 @@ target chart rendered with them; what it renders is compared with the release's 
 plan's ServiceAccount."""
 from __future__ import annotations
 
-import base64
-import copy
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator, Mapping
+import json
+from typing import Mapping
 
 from kubernetes import client, dynamic
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.api.models import UpgradePlanSpec, ValuesSourceKind
 from cniupgrade.api.status import ChartRelease
 from cniupgrade.kube.client import acting_client, service_account_user
+from cniupgrade.kube.chart_source import (archive_ref, fetched_chart, merged, read_values, release_values, sha256,
+                                          values_digest)
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.preflight.framework import Finding, Severity
 from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
-from cniupgrade.seams.cluster import CONFIGMAPS, ClusterReads
+from cniupgrade.seams.cluster import ClusterReads
 from cniupgrade.seams.objects import images_of
-from cniupgrade.seams.plugin import Plugin
+from cniupgrade.seams.plugin import ChartDefaults, Plugin
 
 RELEASE, VALUES, RENDER = "chart.release", "chart.values", "chart.render"
-MANAGED, RIGHTS = "chart.managed-by", "chart.permissions"
+MANAGED, RIGHTS, DIGEST = "chart.managed-by", "chart.permissions", "chart.digest"
 # What `helm upgrade` does to each object it renders, and to the release's own storage (Secrets).
 UPGRADE_VERBS = ("get", "create", "patch")
 STORAGE_VERBS = ("list", "get", "create", "update")
 WORKLOAD_KINDS = ("DaemonSet", "Deployment")
 # Another tool owns the release: upgrading it here would fight that tool (Flux: helm-controller; Argo CD).
 MANAGERS = {"helm.toolkit.fluxcd.io/name": "Flux (HelmRelease)", "argocd.argoproj.io/instance": "Argo CD"}
-
-
-def merged(base: Mapping, over: Mapping) -> dict:
-    """`over` set on top of `base`, nested maps merged (helm's own precedence for -f files)."""
-    out = copy.deepcopy(dict(base))
-    for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
-            else copy.deepcopy(value)
-    return out
 
 
 def workload_images(objects: list[dict]) -> dict[str, dict[str, str]]:
@@ -64,6 +53,8 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
     version = chart.version or spec.target_version
     helm = helm or HelmCli(as_user=service_account_user(plan_namespace, spec.service_account_name))
     where = f"helm release {spec.namespace}/{release}"
+    acting = acting_client(api, plan_namespace, spec.service_account_name)
+    reads = KubeCluster(acting)
     try:
         history = helm.history(release, spec.namespace)
         if not history:
@@ -75,19 +66,16 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
                             f"settle it first (helm rollback {release} -n {spec.namespace})")], None
         installed = last.chart.rsplit("-", 1)[-1]
         current_values = helm.values(release, spec.namespace)
-        values = merged(defaults.carry(current_values, installed, version), chart.values or {})
-        archive = f"{chart.archive.config_map}/{chart.archive.key}" if chart.archive else ""
-        target = ChartRelease(release=release, namespace=spec.namespace, chart=name, version=version,
-                              repository=chart.repository or "", archive=archive, values=values,
-                              hold_values=dict(defaults.hold_values))
-        acting = acting_client(api, plan_namespace, spec.service_account_name)
-        with chart_source(target, KubeCluster(acting), plan_namespace) as (ref, ref_version, repo):
-            rendered = helm.template(release, spec.namespace, ref, ref_version,
-                                     merged(values, defaults.hold_values), repo=repo)
+        target, secrets = planned_release(spec, defaults, reads, plan_namespace, current_values, installed)
+        with fetched_chart(target, reads, plan_namespace, helm) as archive:
+            rendered = helm.template(release, spec.namespace, archive, None, merged(
+                release_values(target, secrets, chart.values), defaults.hold_values))
         current = helm.manifest(release, spec.namespace)
     except HelmError as exc:
         return [Finding(RENDER, Severity.error, False, str(exc)[:900],
-                        "check spec.chart (repository, name, version, values) and the account's rights")], None
+                        "check spec.chart (source, name, version, digest, values) and the account's rights")], None
+    target = target.model_copy(update={"manifest_digest": manifest_digest(rendered)})
+    values = target.values
     images = workload_images(rendered)
     agent = f"DaemonSet {spec.namespace}/{plugin.daemonset_name(spec)}"
     if agent not in images:
@@ -104,8 +92,44 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
                                                       f"{last.revision})"),
              Finding(VALUES, Severity.info, True, values_diff(current_values, values)),
              Finding(RENDER, Severity.info, True, f"chart {name}-{version} renders {len(rendered)} object(s): "
-                                                  f"{summary}")]
+                                                  f"{summary}; images: {image_changes(current, rendered)}")]
+    if target.digest:
+        found.append(Finding(DIGEST, Severity.error, True, f"the chart archive is the pinned {target.digest}"))
     return found, RenderedChart(target, images, agent)
+
+
+def planned_release(spec: UpgradePlanSpec, defaults: ChartDefaults, reads: ClusterReads, plan_namespace: str,
+                    current_values: Mapping, installed: str) -> tuple[ChartRelease, list[dict]]:
+    """The release's target, and the values read from Secrets (kept out of it). Precedence, lowest first: the
+    release's values carried over, valuesFrom ConfigMaps, valuesFrom Secrets, spec.chart.values."""
+    chart, version = spec.chart, spec.chart.version or spec.target_version
+    found = read_values(chart.values_from, reads, plan_namespace)
+    config_maps = [v for s, v in found if s.kind is ValuesSourceKind.config_map]
+    secrets = [v for s, v in found if s.kind is ValuesSourceKind.secret]
+    values = defaults.carry(current_values, installed, version)
+    for layer in [*config_maps, chart.values or {}]:
+        values = merged(values, layer)
+    archive = chart.archive
+    target = ChartRelease(
+        release=chart.release_name or defaults.release, namespace=spec.namespace, chart=chart.name or defaults.chart,
+        version=version, repository=chart.repository or "", plain_http=chart.plain_http, digest=chart.digest or "",
+        archive=archive_ref(archive.config_map, archive.secret, archive.key) if archive else "", values=values,
+        secret_values=[s for s, _ in found if s.kind is ValuesSourceKind.secret],
+        secret_values_digest=values_digest(secrets) if secrets else "", hold_values=dict(defaults.hold_values))
+    return target, secrets
+
+
+def manifest_digest(rendered: list[dict]) -> str:
+    return sha256(json.dumps(rendered, sort_keys=True).encode())
+
+
+def image_changes(current: list[dict], rendered: list[dict]) -> str:
+    before, after = workload_images(current), workload_images(rendered)
+    lines = [f"{workload.split(' ', 1)[0]}/{workload.rsplit('/', 1)[-1]} {container} "
+             f"{before.get(workload, {}).get(container, '(new)')} -> {image}"
+             for workload, containers in sorted(after.items()) for container, image in sorted(containers.items())
+             if before.get(workload, {}).get(container) != image]
+    return "; ".join(lines) or "unchanged"
 
 
 def changes(current: list[dict], rendered: list[dict]) -> str:
@@ -142,29 +166,6 @@ def permission_gaps(acting: client.ApiClient, rendered: list[dict], namespace: s
             missing.append(f"{'/'.join(denied)} {plural}{'.' + group if group else ''}"
                            + (f" in {scope}" if scope else ""))
     return missing
-
-
-class ChartSourceError(HelmError):
-    """The chart cannot be had (its archive is missing): to the plan, as a failing helm."""
-
-
-@contextmanager
-def chart_source(chart: ChartRelease, reads: ClusterReads, plan_namespace: str) -> Iterator[tuple[str, str | None,
-                                                                                                   str | None]]:
-    """(chart reference, version, repository) for helm: the repository's chart, or the archive from its ConfigMap
-    (read as the plan's account) in a temporary file, removed afterwards."""
-    if not chart.archive:
-        yield chart.chart, chart.version, chart.repository
-        return
-    name, _, key = chart.archive.partition("/")
-    source = reads.get(CONFIGMAPS, name, plan_namespace)
-    data = ((source or {}).get("binaryData") or {}).get(key)
-    if not data:
-        raise ChartSourceError(f"ConfigMap {plan_namespace}/{name} has no binaryData key {key} (the chart archive)")
-    with tempfile.TemporaryDirectory(prefix="cniupgrade-chart-") as folder:
-        path = Path(folder) / key
-        path.write_bytes(base64.b64decode(data))
-        yield str(path), None, None
 
 
 def flat(values: Mapping, prefix: str = "") -> dict[str, object]:

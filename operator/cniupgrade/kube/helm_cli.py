@@ -93,6 +93,20 @@ class HelmCli:
                        stdin=json.dumps(values or {}))
         return json.loads(out)
 
+    def pull(self, chart: str, version: str | None, repo: str, into: Path, plain_http: bool = False) -> Path:
+        """The chart's archive downloaded into `into` (an empty folder): from an HTTP repository, or from an OCI
+        registry (repo oci://host/path, the chart name appended)."""
+        if repo.startswith("oci://"):
+            args = [f"{repo.rstrip('/')}/{chart}", *(["--version", version] if version else []),
+                    *(["--plain-http"] if plain_http else [])]
+        else:
+            args = [chart, *_source(version, repo)]
+        self.run("pull", *args, "-d", str(into))
+        archives = sorted(into.glob("*.tgz"))
+        if len(archives) != 1:
+            raise HelmError(f"helm pull {chart}: expected one archive in {into}, found {len(archives)}")
+        return archives[0]
+
     def rollback(self, release: str, namespace: str, revision: int) -> None:
         self.run("rollback", release, str(revision), "-n", namespace)
 

@@ -2,7 +2,7 @@
 this very spec."""
 from __future__ import annotations
 
-from cniupgrade.api.status import Phase
+from cniupgrade.api.status import Phase, UpgradePlanStatus
 from cniupgrade.rollout.context import Context, Decision
 from cniupgrade.rollout.steps.checks import awaiting_approval
 
@@ -15,10 +15,20 @@ def approval_pending(ctx: Context) -> bool:
     if not ctx.spec.approved:
         ctx.status = ctx.status.model_copy(update={"approved_spec_hash": None})
         return True
-    if ctx.status.approved_spec_hash not in (None, ctx.digest):
-        return True
-    ctx.status = ctx.status.model_copy(update={"approved_spec_hash": ctx.digest})
-    return False
+    # What was published when approval came: a plan re-computed in this very pass (its chart renders otherwise
+    # now) was not what the approver saw.
+    published = ctx.initial if ctx.initial.phase is Phase.awaiting_approval else ctx.status
+    approved_for = ctx.status.approved_spec_hash or approval_digest(ctx.digest, published)
+    ctx.status = ctx.status.model_copy(update={"approved_spec_hash": approved_for})
+    return approved_for != approval_digest(ctx.digest, ctx.status)
+
+
+def approval_digest(spec_digest: str, status: UpgradePlanStatus) -> str:
+    """The spec, and through a chart what it renders (status.chart.manifestDigest): approving a plan approves the
+    objects the release will hold."""
+    chart = status.chart
+    return f"{spec_digest}/{chart.manifest_digest.removeprefix('sha256:')[:16]}" if chart and chart.manifest_digest \
+        else spec_digest
 
 
 def approval(ctx: Context) -> Decision | None:

@@ -24,7 +24,9 @@ def retry_requested(status: UpgradePlanStatus, retry: str | None) -> bool:
 
 def awaiting_approval(ctx: Context) -> bool:
     """The plan waits for approval of the plan it computed for this very spec: it is not planned again."""
-    return ctx.initial.phase is Phase.awaiting_approval and ctx.initial.spec_hash == ctx.digest
+    rendered = ctx.obs.chart.release if ctx.obs.chart else None
+    return (ctx.initial.phase is Phase.awaiting_approval and ctx.initial.spec_hash == ctx.digest
+            and (rendered is None or rendered == ctx.initial.chart))
 
 
 def retry(ctx: Context) -> Decision | None:
