@@ -81,6 +81,9 @@ CASES = {
                                  "serviceAccountName": "up"}, "spec.chart.digest"),
     "plain http for an http repository": ({"chart": {"repository": "https://charts.example.com", "plainHttp": True},
                                            "serviceAccountName": "up"}, "spec.chart.plainHttp"),
+    "generic chart without its name": ({"plugin": "generic", "daemonSet": {"name": "agent"},
+                                        "chart": {"repository": "https://charts.example.com", "releaseName": "cni"},
+                                        "serviceAccountName": "up"}, "spec.chart"),
     "values from an unknown kind": ({"chart": {"repository": "oci://r.example/charts", "valuesFrom": [
         {"kind": "Pod", "name": "v"}]}, "serviceAccountName": "up"}, "spec.chart.valuesFrom[0].kind"),
 }

@@ -256,3 +256,33 @@ def test_the_charts_crds_are_applied_before_the_release_is_upgraded(
     assert status["phase"] == "Succeeded", status.get("conditions")
     crd = ext.read_custom_resource_definition(name)
     assert crd.metadata.annotations["spiderpool.test/chart-version"] == "1.0.0"
+
+
+def test_the_generic_profile_upgrades_any_chart_holding_its_agent_with_a_post_renderer(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """A chart the operator knows nothing of (no value for the agent's strategy): a post-renderer holds the agent at
+    OnDelete while the release is upgraded; the nodes are rolled by the gated rollout; the release ends as the
+    chart renders it (RollingUpdate) without restarting anyone again."""
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+            "spec": {"plugin": "generic", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
+                     "daemonSet": {"name": "spiderpool-agent"},
+                     "chart": {"repository": chart_repo.url, "name": "spiderpool", "releaseName": "spiderpool",
+                               "values": {"global": {"imageRegistryOverride": "example.com"}}},
+                     "rollout": {"maxUnavailable": 8}}})
+        status = plans.wait_phase("Succeeded", "Failed", "Preflight", timeout=180)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        time.sleep(3)  # the release's last upgrade (the strategy back) must not restart anyone
+    assert [(r.chart, r.status) for r in installed.history("spiderpool", namespace)][-2:] == [
+        ("spiderpool-1.0.0", "superseded"), ("spiderpool-1.0.0", "deployed")]
+    held = decode_release(client.CoreV1Api(admin_api).read_namespaced_secret(
+        "sh.helm.release.v1.spiderpool.v2", namespace).data["release"])
+    assert "type: OnDelete" in held["manifest"]  # the revision helm recorded while the agent was held
+    live = client.AppsV1Api(admin_api).read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert live.spec.update_strategy.type == "RollingUpdate"
+    assert {c.image.split("/")[0] for c in live.spec.template.spec.containers} == {"example.com"}
+    replaced = recorder.deletion_order()
+    assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES
+    log = operator.log_path.read_text(errors="replace")
+    assert len(re.findall(rf"plan {namespace}/upgrade: DeletePod", log)) == E2E_NODES

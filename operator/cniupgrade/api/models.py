@@ -324,6 +324,8 @@ SPEC_RULES = [
     cel("!has(self.chart) || !has(self.chart.plainHttp) || !self.chart.plainHttp || "
         "(has(self.chart.repository) && self.chart.repository.startsWith('oci://'))",
         "spec.chart.plainHttp applies to an oci:// repository only", ".chart.plainHttp"),
+    cel("self.plugin != 'generic' || !has(self.chart) || (has(self.chart.name) && has(self.chart.releaseName))",
+        "the generic profile's spec.chart needs name and releaseName (it knows no chart of its own)", ".chart"),
     cel("!has(self.chart) || has(self.serviceAccountName)",
         "spec.chart needs spec.serviceAccountName: helm writes whatever the chart holds (RBAC, webhooks, CRDs) and "
         "runs as that account, not as the operator", ".chart"),

@@ -120,6 +120,9 @@ class ChartRelease(ApiModel):
     secret_values_digest: str = Field(default="", description=(
         "sha256 of the Secrets' values when planned: changed Secrets stop the upgrade."))
     hold_values: dict = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    hold_daemon_set: str = Field(default="", description=(
+        "Held by a post-renderer instead (a chart with no value for the agent's update strategy): this DaemonSet is "
+        "rendered with updateStrategy OnDelete while held."))
     manifest_digest: str = Field(default="", description=(
         "sha256 of what the target chart renders with these values: approval covers it."))
 

@@ -16,6 +16,7 @@ from kubernetes.client.rest import ApiException
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube import event_queue
+from cniupgrade.kube.chart import hold_renderer
 from cniupgrade.kube.chart_source import fetched_chart, merged, release_values, secret_values
 from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.cluster import KubeCluster
@@ -178,15 +179,16 @@ class Executor:
             if action.hold:  # helm never upgrades crds/: applied first, as the vendor's own upgrade test does
                 for crd in helm.crds(archive):
                     cluster.apply(CRDS, crd)
+            held_by = hold_renderer(chart) if action.hold else []
             try:
-                helm.upgrade(chart.release, chart.namespace, archive, None, values)
+                helm.upgrade(chart.release, chart.namespace, archive, None, values, post_renderer=held_by)
             except HelmError as exc:
                 if IN_PROGRESS not in str(exc) or not unlock_interrupted(cluster, helm, chart):
                     raise
                 self.post_event(act.Event("Warning", "ReleaseUnlocked", f"helm release {chart.namespace}/"
                                                                          f"{chart.release}: our interrupted upgrade "
                                                                          f"marked failed; again"))
-                helm.upgrade(chart.release, chart.namespace, archive, None, values)
+                helm.upgrade(chart.release, chart.namespace, archive, None, values, post_renderer=held_by)
         if action.hold:  # what the next pass decides from: the release is at the target, the agent held
             self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, {"metadata": {"annotations": {
                 RELEASE_ANNOTATION: release_marker(chart)}}})

@@ -16,6 +16,7 @@ from cniupgrade.kube.chart_source import (archive_ref, fetched_chart, merged, re
                                           values_digest)
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
+from cniupgrade.kube.hold_renderer import post_renderer
 from cniupgrade.preflight.framework import Finding, Severity
 from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
 from cniupgrade.seams.cluster import ClusterReads
@@ -66,10 +67,11 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
                             f"settle it first (helm rollback {release} -n {spec.namespace})")], None
         installed = last.chart.rsplit("-", 1)[-1]
         current_values = helm.values(release, spec.namespace)
-        target, secrets = planned_release(spec, defaults, reads, plan_namespace, current_values, installed)
+        target, secrets = planned_release(spec, plugin, defaults, reads, plan_namespace, current_values, installed)
         with fetched_chart(target, reads, plan_namespace, helm) as archive:
             rendered = helm.template(release, spec.namespace, archive, None, merged(
-                release_values(target, secrets, chart.values), defaults.hold_values))
+                release_values(target, secrets, chart.values), defaults.hold_values),
+                post_renderer=hold_renderer(target))
         current = helm.manifest(release, spec.namespace)
     except HelmError as exc:
         return [Finding(RENDER, Severity.error, False, str(exc)[:900],
@@ -98,8 +100,8 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
     return found, RenderedChart(target, images, agent)
 
 
-def planned_release(spec: UpgradePlanSpec, defaults: ChartDefaults, reads: ClusterReads, plan_namespace: str,
-                    current_values: Mapping, installed: str) -> tuple[ChartRelease, list[dict]]:
+def planned_release(spec: UpgradePlanSpec, plugin: Plugin, defaults: ChartDefaults, reads: ClusterReads,
+                    plan_namespace: str, current_values: Mapping, installed: str) -> tuple[ChartRelease, list[dict]]:
     """The release's target, and the values read from Secrets (kept out of it). Precedence, lowest first: the
     release's values carried over, valuesFrom ConfigMaps, valuesFrom Secrets, spec.chart.values."""
     chart, version = spec.chart, spec.chart.version or spec.target_version
@@ -115,8 +117,14 @@ def planned_release(spec: UpgradePlanSpec, defaults: ChartDefaults, reads: Clust
         version=version, repository=chart.repository or "", plain_http=chart.plain_http, digest=chart.digest or "",
         archive=archive_ref(archive.config_map, archive.secret, archive.key) if archive else "", values=values,
         secret_values=[s for s, _ in found if s.kind is ValuesSourceKind.secret],
-        secret_values_digest=values_digest(secrets) if secrets else "", hold_values=dict(defaults.hold_values))
+        secret_values_digest=values_digest(secrets) if secrets else "", hold_values=dict(defaults.hold_values),
+        hold_daemon_set="" if defaults.hold_values else plugin.daemonset_name(spec))
     return target, secrets
+
+
+def hold_renderer(chart: ChartRelease) -> list[str]:
+    """The post-renderer that holds the agent, where the chart has no value for it."""
+    return post_renderer(chart.hold_daemon_set) if chart.hold_daemon_set else []
 
 
 def manifest_digest(rendered: list[dict]) -> str:

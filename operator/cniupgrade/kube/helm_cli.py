@@ -74,11 +74,11 @@ class HelmCli:
         return [d for d in yaml.safe_load_all(self.run("get", "manifest", release, "-n", namespace)) if d]
 
     def template(self, release: str, namespace: str, chart: str, version: str | None = None,
-                 values: dict | None = None, repo: str | None = None) -> list[dict]:
+                 values: dict | None = None, repo: str | None = None, post_renderer: Sequence[str] = ()) -> list[dict]:
         """The objects the chart renders for these values (no cluster change)."""
         return [d for d in yaml.safe_load_all(self.run(
             "template", release, chart, "-n", namespace, *_source(version, repo), "-f", "-",
-            stdin=json.dumps(values or {}))) if d]
+            *_post_render(post_renderer), stdin=json.dumps(values or {}))) if d]
 
     def crds(self, chart: str, version: str | None = None, repo: str | None = None) -> list[dict]:
         """The manifests of the chart's crds/ folder (helm installs them once and never upgrades them)."""
@@ -86,11 +86,12 @@ class HelmCli:
 
     def upgrade(self, release: str, namespace: str, chart: str, version: str | None = None,
                 values: dict | None = None, repo: str | None = None, install: bool = False,
-                extra: Sequence[str] = ()) -> dict:
-        """`helm upgrade` with exactly `values` (not merged with the release's: the caller carries them over)."""
+                post_renderer: Sequence[str] = ()) -> dict:
+        """`helm upgrade` with exactly `values` (not merged with the release's: the caller carries them over);
+        `post_renderer`: an executable and its arguments that rewrite what the chart renders."""
         out = self.run("upgrade", release, chart, "-n", namespace, *_source(version, repo), "-f", "-",
-                       "--reset-values", "-o", "json", *(["--install"] if install else []), *extra,
-                       stdin=json.dumps(values or {}))
+                       "--reset-values", "-o", "json", *(["--install"] if install else []),
+                       *_post_render(post_renderer), stdin=json.dumps(values or {}))
         return json.loads(out)
 
     def pull(self, chart: str, version: str | None, repo: str, into: Path, plain_http: bool = False) -> Path:
@@ -121,3 +122,9 @@ def helm_env() -> dict[str, str]:
 
 def _source(version: str | None, repo: str | None) -> list[str]:
     return [*(["--version", version] if version else []), *(["--repo", repo] if repo else [])]
+
+
+def _post_render(command: Sequence[str]) -> list[str]:
+    if not command:
+        return []
+    return ["--post-renderer", command[0], *[arg for a in command[1:] for arg in ("--post-renderer-args", a)]]

@@ -45,7 +45,7 @@ class ChartDefaults:
     user's values carry over from one version to another (renamed keys)."""
     chart: str
     release: str
-    hold_values: Mapping
+    hold_values: Mapping  # empty: the chart has no such value, and a post-renderer holds the agent instead
     carry: Callable[[dict, str | None, str], dict] = lambda values, installed, target: values
 
 

@@ -9,10 +9,10 @@ from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.plugins.images import first_tag, retag
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import MigrationError, NoAfterSuccess, NoChart, PluginReport, register
+from cniupgrade.seams.plugin import ChartDefaults, MigrationError, NoAfterSuccess, PluginReport, register
 
 
-class GenericPlugin(NoAfterSuccess, NoChart):
+class GenericPlugin(NoAfterSuccess):
     name = "generic"
     image_repositories: tuple[str, ...] = ()
 
@@ -23,6 +23,14 @@ class GenericPlugin(NoAfterSuccess, NoChart):
 
     def control_plane(self, spec: UpgradePlanSpec) -> tuple[str, ...]:
         return ()
+
+    def chart_defaults(self, spec: UpgradePlanSpec) -> ChartDefaults | None:
+        """Any chart, named in spec.chart (name and release required at admission); no known value holds the
+        agent, so a post-renderer does; values carry over as they are."""
+        chart = spec.chart
+        if chart is None or not chart.name or not chart.release_name:
+            return None
+        return ChartDefaults(chart.name, chart.release_name, {})
 
     def retag(self, spec: UpgradePlanSpec, image: str) -> str:
         named = spec.daemon_set.images if spec.daemon_set else None
