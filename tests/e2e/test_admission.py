@@ -68,8 +68,6 @@ CASES = {
     "skipping a security check": ({"preflight": {"skip": ["security.image-policy"]}}, "spec.preflight.skip[0]"),
     "service account in capitals": ({"serviceAccountName": "Admin"}, "spec.serviceAccountName"),
     "chart without an account": ({"chart": {"repository": "https://charts.example.com"}}, "spec.chart"),
-    "chart with rollback": ({"chart": {"repository": "https://charts.example.com"}, "serviceAccountName": "up",
-                             "rollbackOnFailure": True}, "spec.rollbackOnFailure"),
     "chart repository not a URL": ({"chart": {"repository": "charts.example.com"}, "serviceAccountName": "up"},
                                    "spec.chart.repository"),
     "chart with two sources": ({"chart": {"repository": "https://charts.example.com",

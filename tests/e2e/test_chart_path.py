@@ -286,3 +286,34 @@ def test_the_generic_profile_upgrades_any_chart_holding_its_agent_with_a_post_re
     assert sorted(replaced) == sorted(set(replaced)) and len(replaced) == E2E_NODES
     log = operator.log_path.read_text(errors="replace")
     assert len(re.findall(rf"plan {namespace}/upgrade: DeletePod", log)) == E2E_NODES
+
+
+def test_a_failed_chart_upgrade_rolls_back_the_nodes_then_the_release(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """The canary's new agent never turns Ready: its node is put back on the previous ControllerRevision's template
+    under the gate, then helm rolls the release back to the revision before the plan; no other agent restarts."""
+    apps = client.AppsV1Api(admin_api)
+    before = apps.read_namespaced_daemon_set("spiderpool-agent", namespace).spec.template.spec
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
+            "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
+            "spec": {"plugin": "spiderpool", "targetVersion": "1.0.0", "serviceAccountName": ACCOUNT,
+                     "rollbackOnFailure": True, "prePull": {"enabled": False},
+                     "chart": {"repository": chart_repo.url,
+                               "values": {"spiderpoolAgent": {"image": {"tag": "v1.0.0-never-ready"}}}},
+                     "rollout": {"nodeTimeoutSeconds": 10, "maxUnavailable": 4}}})
+        status = plans.wait_phase("RolledBack", "Failed", "Succeeded", timeout=180)
+        time.sleep(3)  # helm's rollback gave the strategy back: the native controller must find nothing to do
+    assert status["phase"] == "RolledBack", status.get("conditions")
+    canary = status["plan"]["batches"][0][0]
+    assert {n["name"]: n["state"] for n in status["nodes"]} == {canary: "RolledBack"}
+    assert [(r.chart, r.status, r.description) for r in installed.history("spiderpool", namespace)][-1] == \
+        ("spiderpool-0.9.5", "deployed", "Rollback to 1")
+    live = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert [c.name for c in live.spec.template.spec.init_containers] == [c.name for c in before.init_containers]
+    assert [c.image for c in live.spec.template.spec.containers] == [c.image for c in before.containers]
+    assert live.spec.update_strategy.type == "RollingUpdate"
+    assert "cniupgrade.io/owner" not in (live.metadata.annotations or {})
+    touched = {node for node, uids in recorder.uids_per_node().items() if len(uids) > 1}
+    assert touched == {canary} and len(recorder.uids_per_node()[canary]) == 3  # old, broken, old again
+    plan_events(admin_api, namespace, "ReleaseRolledBack")

@@ -95,3 +95,33 @@ def test_approval_covers_what_the_chart_renders():
     assert [c.reason for c in outdated.status.conditions if c.type == "Ready"] == ["ApprovalOutdated"]
     again = decide(gated, outdated.status, replace(observe(), chart=other), 3)  # approved: false, then true
     assert kinds(decide(approved, again.status, replace(observe(), chart=other), 4), act.TakeOwnership)
+
+
+def test_a_failed_chart_plan_rolls_every_changed_node_back_then_the_release():
+    """Through a chart the template changed beyond images: its previous ControllerRevision is restored; every node
+    the plan changed (failed first) is rolled back, at most maxUnavailable healthy ones at a time; only then helm
+    rolls the release back, with every pod at the template it renders."""
+    from cniupgrade.api.status import NodeResult, NodeState
+    from tests.unit.builders import OLD
+    plan_spec = chart_spec().model_copy(update={"rollback_on_failure": True})
+    first = decide(plan_spec, UpgradePlanStatus(), replace(observe(), chart=rendered()), generation=1)
+    assert first.status.previous_revision == OLD  # the revision before the plan took the DaemonSet
+    chart = first.status.chart.model_copy(update={"from_revision": 3})
+    status = first.status.model_copy(update={
+        "phase": Phase.rolling_back, "chart": chart, "plan": first.status.plan.model_copy(update={"max_unavailable": 1}),
+        "nodes": [NodeResult(name="n0", state=NodeState.failed, message="not Ready"),
+                  NodeResult(name="n1", state=NodeState.upgraded), NodeResult(name="n2", state=NodeState.upgraded)]})
+    changed_pods = [pod("n0", NEW, ready=False), pod("n1", NEW), pod("n2", NEW), pod("n3"), pod("n4")]
+
+    d = decide(plan_spec, status, owned(NEW_IMAGES, True, pods=changed_pods, revision=NEW), 1)
+    assert kinds(d, act.RestoreRevision) == [act.RestoreRevision(OLD)] and not kinds(d, act.DeletePod)
+
+    d = decide(plan_spec, status, owned(NEW_IMAGES, True, pods=changed_pods, revision=OLD), 1)
+    assert [a.node for a in kinds(d, act.DeletePod)] == ["n0", "n1"]  # the failed one, and one healthy at a time
+    assert d.status.phase is Phase.rolling_back and not kinds(d, act.RollbackRelease)
+
+    back = [pod(n) for n in ("n0", "n1", "n2", "n3", "n4")]
+    d = decide(plan_spec, status, owned(OLD_IMAGES, True, pods=back, revision=OLD), 1)
+    assert d.status.phase is Phase.rolled_back
+    assert d.actions[-2:] == [act.ReleaseDaemonSet(None), act.RollbackRelease(3)]
+    assert {n.name: n.state for n in d.status.nodes} == {n: NodeState.rolled_back for n in ("n0", "n1", "n2")}

@@ -329,9 +329,6 @@ SPEC_RULES = [
     cel("!has(self.chart) || has(self.serviceAccountName)",
         "spec.chart needs spec.serviceAccountName: helm writes whatever the chart holds (RBAC, webhooks, CRDs) and "
         "runs as that account, not as the operator", ".chart"),
-    cel("!has(self.chart) || !has(self.rollbackOnFailure) || !self.rollbackOnFailure",
-        "rollbackOnFailure is not supported with spec.chart yet: a failed node stops the plan (retry or helm "
-        "rollback)", ".rollbackOnFailure"),
     cel("!has(self.rollout) || !has(self.rollout.batchDelaySeconds) || self.rollout.batchDelaySeconds == 0 || "
         "(has(self.rollout.mode) && self.rollout.mode == 'Batches')",
         "rollout.batchDelaySeconds needs rollout.mode: Batches (in Window mode a node starts as soon as another "

@@ -123,6 +123,7 @@ class ChartRelease(ApiModel):
     hold_daemon_set: str = Field(default="", description=(
         "Held by a post-renderer instead (a chart with no value for the agent's update strategy): this DaemonSet is "
         "rendered with updateStrategy OnDelete while held."))
+    from_revision: int = Field(default=0, description="The release's revision before the plan: a rollback's target.")
     manifest_digest: str = Field(default="", description=(
         "sha256 of what the target chart renders with these values: approval covers it."))
 
@@ -141,6 +142,9 @@ class UpgradePlanStatus(ApiModel):
     from_version: str | None = Field(default=None, description="Version detected before the upgrade.")
     target_images: dict[str, str] = Field(default_factory=dict, description="Container name to target image.")
     previous_images: dict[str, str] = Field(default_factory=dict, description="Container name to previous image.")
+    previous_revision: str | None = Field(default=None, description=(
+        "The hash of the DaemonSet's ControllerRevision before the plan took it: a chart plan's rollback restores "
+        "its template."))
     original_update_strategy: dict | None = Field(
         default=None, description="The DaemonSet's update strategy before the upgrade, restored at the end.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})

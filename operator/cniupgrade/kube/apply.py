@@ -23,6 +23,7 @@ from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.kube.helm_unlock import IN_PROGRESS, unlock_interrupted
 from cniupgrade.rollout import actions as act
+from cniupgrade.rollout.agent_pods import REVISION_LABEL
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
@@ -195,6 +196,33 @@ class Executor:
         self.post_event(act.Event("Normal", "ReleaseUpgraded", f"helm release {chart.namespace}/{chart.release} at "
                                                                f"{chart.chart}-{chart.version}" +
                                   (" (agent held at OnDelete)" if action.hold else "")))
+
+    def _restore_revision(self, action: act.RestoreRevision, ds: DaemonSetView, raw_ds: dict) -> None:
+        """The template stored in the DaemonSet's ControllerRevision `revision_hash` (as `kubectl rollout undo`),
+        replaced whole (a merge would keep what the newer template added)."""
+        revisions = client.AppsV1Api(self.api).list_namespaced_controller_revision(
+            ds.namespace, label_selector=f"{REVISION_LABEL}={action.revision_hash}").items
+        uid = raw_ds["metadata"]["uid"]
+        stored = next((r for r in revisions if any(o.uid == uid for o in r.metadata.owner_references or [])), None)
+        if stored is None:
+            raise HelmError(f"DaemonSet {ds.namespace}/{ds.name} has no ControllerRevision {action.revision_hash} "
+                            f"(its revisionHistoryLimit dropped it): roll back by hand (helm rollback)")
+        template = {k: v for k, v in stored.data["spec"]["template"].items() if k != "$patch"}
+        self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": raw_ds["metadata"]["resourceVersion"]},
+            {"op": "replace", "path": "/spec/template", "value": template}])
+
+    def _rollback_release(self, action: act.RollbackRelease, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        """helm rollback as the plan's ServiceAccount, once: a pass repeated after a crash finds it done."""
+        chart = self.decided.chart
+        helm = HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
+                       timeout=HELM_UPGRADE_TIMEOUT)
+        last = helm.history(chart.release, chart.namespace)[-1]
+        if last.status == "deployed" and last.description == f"Rollback to {action.revision}":
+            return
+        helm.rollback(chart.release, chart.namespace, action.revision)
+        self.post_event(act.Event("Warning", "ReleaseRolledBack", f"helm release {chart.namespace}/{chart.release} "
+                                                                  f"back at revision {action.revision}"))
 
     def _run_after_success(self, action: act.RunAfterSuccess, ds: DaemonSetView | None,
                            raw_ds: dict | None) -> AfterSuccess:
@@ -388,5 +416,7 @@ HANDLERS = {
     act.EndPrePull: Executor._end_pre_pull_action,
     act.RunMigration: Executor._run_migration,
     act.UpgradeRelease: Executor._upgrade_release,
+    act.RestoreRevision: Executor._restore_revision,
+    act.RollbackRelease: Executor._rollback_release,
     act.RunAfterSuccess: Executor._run_after_success,
 }

@@ -68,6 +68,7 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
         installed = last.chart.rsplit("-", 1)[-1]
         current_values = helm.values(release, spec.namespace)
         target, secrets = planned_release(spec, plugin, defaults, reads, plan_namespace, current_values, installed)
+        target = target.model_copy(update={"from_revision": last.revision})
         with fetched_chart(target, reads, plan_namespace, helm) as archive:
             rendered = helm.template(release, spec.namespace, archive, None, merged(
                 release_values(target, secrets, chart.values), defaults.hold_values),

@@ -28,6 +28,7 @@ class Revision:
     status: str  # deployed, superseded, failed, pending-upgrade, ...
     chart: str  # "<name>-<version>"
     app_version: str
+    description: str = ""  # e.g. "Upgrade complete", "Rollback to 1"
 
 
 class HelmCli:
@@ -64,7 +65,8 @@ class HelmCli:
             if "release: not found" in str(exc):
                 return []
             raise
-        return [Revision(int(r["revision"]), r["status"], r["chart"], r.get("app_version", "")) for r in rows]
+        return [Revision(int(r["revision"]), r["status"], r["chart"], r.get("app_version", ""),
+                         r.get("description", "")) for r in rows]
 
     def values(self, release: str, namespace: str) -> dict:
         """The user's values of the release's current revision (what `--reuse-values` would keep)."""

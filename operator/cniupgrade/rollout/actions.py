@@ -75,6 +75,20 @@ class UpgradeRelease:
 
 
 @dataclass(frozen=True)
+class RestoreRevision:
+    """Put the DaemonSet's template back to its ControllerRevision with this hash (as `kubectl rollout undo`
+    does), still held at OnDelete: what a chart plan's rollback starts with."""
+    revision_hash: str
+
+
+@dataclass(frozen=True)
+class RollbackRelease:
+    """`helm rollback` of status.chart's release to the revision it had before the plan (once every node is back
+    on the previous template, so helm's strategy restores no pod)."""
+    revision: int
+
+
+@dataclass(frozen=True)
 class RunAfterSuccess:
     """The plugin's after-success action (e.g. UK8S: report the pods older than their node's upgrade)."""
 
@@ -87,4 +101,5 @@ class Event:
 
 
 Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
-          | StartPrePull | EndPrePull | SetDeploymentImages | UpgradeRelease | RunAfterSuccess)
+          | StartPrePull | EndPrePull | SetDeploymentImages | UpgradeRelease | RestoreRevision | RollbackRelease
+          | RunAfterSuccess)

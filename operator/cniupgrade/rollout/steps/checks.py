@@ -100,6 +100,7 @@ def plan(ctx: Context) -> Decision | None:
             ctx.now, ctx.generation),
         from_version=ctx.obs.installed_version or plugin.installed_version(previous),
         target_images=target, previous_images=previous, checks=checks,
+        previous_revision=ctx.initial.previous_revision if ours else ctx.obs.current_revision,
         original_update_strategy=original, plan=computed, spec_hash=ctx.digest,
         chart=ctx.obs.chart.release if ctx.obs.chart else None,
         last_handled_retry=ctx.status.last_handled_retry, approved_spec_hash=ctx.status.approved_spec_hash,

@@ -16,41 +16,71 @@ def on_failure(ctx: Context, failed: list[str]) -> Decision:
                           f"{RETRY_ANNOTATION} a new value), or delete the plan to restore the original update "
                           f"strategy")
     ctx.status = ctx.status.model_copy(update={"phase": Phase.rolling_back})
-    ctx.event("RollbackStarted", f"putting {names} back on the previous images", warning=True)
-    ctx.actions.append(act.SetImages(ctx.status.previous_images))
+    ctx.event("RollbackStarted", f"{names} failed the health gate: putting every node this plan changed back on "
+                                 f"the previous version", warning=True)
+    ctx.actions.append(back_to_previous(ctx))
     ctx.wake_in(0)
     return ctx.finish(Phase.rolling_back, "RollingBack", f"rolling back {names}")
 
 
+def back_to_previous(ctx: Context) -> act.Action:
+    """The DaemonSet's template as before the plan: its previous images, or through a chart (which changed more
+    than images) its previous ControllerRevision's template."""
+    if ctx.status.chart and ctx.status.previous_revision:
+        return act.RestoreRevision(ctx.status.previous_revision)
+    return act.SetImages(ctx.status.previous_images)
+
+
+def at_previous(ctx: Context) -> bool:
+    if ctx.status.chart and ctx.status.previous_revision:
+        return ctx.obs.current_revision == ctx.status.previous_revision
+    return dict(ctx.obs.daemonset.images) == ctx.status.previous_images
+
+
+ROLLED_BACK_FROM = (NodeState.failed, NodeState.upgraded, NodeState.upgrading)
+
+
 def rollback(ctx: Context) -> Decision | None:
-    """Rolling back: the previous images again, the failed nodes' pods replaced, then the strategy restored."""
+    """Rolling back: the previous template again, then every node the plan changed (the failed ones first) has its
+    pod replaced, at most maxUnavailable at a time, so that no pod is left for the native controller to replace
+    ungated once the strategy is back; then the strategy (through a chart: the release's previous revision)."""
     if ctx.status.phase is not Phase.rolling_back:
         return None
-    ds = ctx.obs.daemonset
-    if dict(ds.images) != ctx.status.previous_images:
-        ctx.actions.append(act.SetImages(ctx.status.previous_images))
-        ctx.wake_in(0)
-        return ctx.finish(Phase.rolling_back, "RollingBack", "restoring the previous images")
+    if not at_previous(ctx):
+        ctx.actions.append(back_to_previous(ctx))
+        ctx.wake_in(RECHECK_SECONDS)
+        return ctx.finish(Phase.rolling_back, "RollingBack", "restoring the previous template")
     if not ctx.obs.current_revision:
         return ctx.finish(Phase.rolling_back, "RollingBack", "waiting for the DaemonSet's revision")
-    pending = []
-    for name, result in list(ctx.nodes.items()):
-        if result.state is not NodeState.failed or name not in ctx.obs.nodes:
-            continue
-        pod = ctx.obs.pod_on(name)
+    changed = sorted((n for n, r in ctx.nodes.items() if r.state in ROLLED_BACK_FROM and n in ctx.obs.nodes),
+                     key=lambda n: ctx.nodes[n].state is not NodeState.failed)
+    replacing, stale = [], []
+    for name in changed:
+        result, pod = ctx.nodes[name], ctx.obs.pod_on(name)
         if pod is not None and pod.revision != ctx.obs.current_revision:
-            ctx.actions.append(act.DeletePod(pod.name, pod.uid, name))
-            pending.append(name)
+            stale.append((name, pod))
         elif pod is not None and pod.ready:
-            ctx.node_update(name, NodeState.rolled_back, f"back on the previous images ({result.message})",
-                            finished_at=ctx.now)
+            why = result.message if result.state is NodeState.failed else "the plan rolled back"
+            ctx.node_update(name, NodeState.rolled_back, f"back on the previous version ({why})", finished_at=ctx.now)
         else:
-            pending.append(name)
+            replacing.append(name)
+    room = max(ctx.status.plan.max_unavailable if ctx.status.plan else 1, 1) - len(replacing)
+    for name, pod in stale:
+        already_down = ctx.nodes[name].state is NodeState.failed
+        if already_down or room > 0:
+            ctx.actions.append(act.DeletePod(pod.name, pod.uid, name))
+            room -= 0 if already_down else 1
+    pending = replacing + [name for name, _ in stale]
     if pending:
         ctx.wake_in(RECHECK_SECONDS)
         return ctx.finish(Phase.rolling_back, "RollingBack", f"rolling back {', '.join(sorted(pending))}")
-    ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
+    chart = ctx.status.chart
+    if chart:  # helm's rollback gives the strategy back, with every pod already at the template it renders
+        ctx.actions += [act.ReleaseDaemonSet(None), act.RollbackRelease(chart.from_revision)]
+    else:
+        ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
     rolled = sorted(n for n, r in ctx.nodes.items() if r.state is NodeState.rolled_back)
+    restored = f"helm release back at revision {chart.from_revision}" if chart else "original update strategy restored"
     return ctx.finish(Phase.rolled_back, "RolledBack",
-                      f"{', '.join(rolled)} rolled back to the previous images after failing the health gate; "
-                      f"original update strategy restored")
+                      f"{', '.join(rolled)} rolled back to the previous version after a health gate failed; "
+                      f"{restored}")
