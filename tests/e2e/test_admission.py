@@ -1,6 +1,8 @@
 """Invalid plans are refused by the API server at apply time, with a message naming the field."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -110,3 +112,12 @@ def test_target_version_is_immutable_while_rolling(kubectl, admin_api, namespace
     assert result.returncode != 0
     assert "spec.targetVersion" in result.stderr and "immutable" in result.stderr
     plans.patch_spec(paused=True)  # other fields stay editable
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("*.yaml")))
+def test_every_example_passes_admission(kubectl, operator_rbac, example):
+    path = Path(__file__).parents[2] / "examples" / example
+    for namespace in {d["metadata"].get("namespace") for d in yaml.safe_load_all(path.read_text()) if d} - {None}:
+        kubectl("create", "namespace", namespace, check=False)  # the examples' own (already there: refused, fine)
+    result = kubectl("apply", "--dry-run=server", "-f", str(path), check=False)
+    assert result.returncode == 0 and "created (server dry run)" in result.stdout, result.stderr
