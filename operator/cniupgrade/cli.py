@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-import os
 import sys
 
 from cniupgrade import __version__
 
+EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_NO_CLUSTER = 0, 1, 2, 3
 EXIT_EVENT_SECONDS = 5.0  # Events still queued at exit get this long, then are dropped (logged)
 
 
@@ -35,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="preview a plan against the current cluster, changing nothing")
     add_policy_arguments(plan)
     plan.add_argument("-f", "--filename", required=True, help="UpgradePlan manifest ('-' for stdin)")
-    plan.add_argument("-o", "--output", choices=("text", "yaml"), default="text",
-                      help="text for people, yaml for the status the operator would write")
+    plan.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text",
+                      help="text for people; yaml or json: the status the operator would write")
+    plan.epilog = ("exit codes: 0 the plan would start; 1 it is blocked (a failed check, a DaemonSet or namespace "
+                   "not found); 2 bad input; 3 no cluster to ask (unreachable, no kubeconfig, a read refused)")
 
     crd = sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
     for command in (run, plan, crd):
@@ -71,29 +74,43 @@ def security_policy(args: argparse.Namespace):
 
 
 def plan_preview(args: argparse.Namespace) -> int:
+    """Exit codes: 0 the plan would start, 1 it is blocked (a failed check, a DaemonSet or namespace not found),
+    2 bad input (the plan file), 3 no cluster to ask (unreachable, no kubeconfig, a read refused)."""
+    from kubernetes.config import ConfigException
+
     from cniupgrade import builtins, preview
     from cniupgrade.kube.client import api_client
 
-    from kubernetes.config import ConfigException
-
     builtins.load_plugin_modules(args.plugin_module)
-    text = sys.stdin.read() if args.filename == "-" else open(args.filename).read()
     try:
+        text = sys.stdin.read() if args.filename == "-" else open(args.filename).read()
         preview.load_plan(text)  # a bad file is reported before any connection is made
+    except (OSError, preview.PlanFileError, ValueError) as exc:
+        return fail(EXIT_BAD_INPUT, f"error: {exc}")
+    try:
         result = preview.preview(api_client(), text, security_policy(args))
-    except (preview.PlanFileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except ConfigException as exc:
-        print(f"error: no cluster to preview against (set KUBECONFIG): {exc}", file=sys.stderr)
-        return 2
+        return fail(EXIT_NO_CLUSTER, f"error: no cluster to preview against (set KUBECONFIG): {exc}")
+    except (preview.ClusterUnavailable, TimeoutError) as exc:
+        return fail(EXIT_NO_CLUSTER, f"error: {exc}")
+    except (preview.PlanFileError, ValueError) as exc:
+        return fail(EXIT_BAD_INPUT, f"error: {exc}")
+    status = {"status": result.decision.status.model_dump(mode="json", by_alias=True, exclude_none=True),
+              **({"notes": result.notes} if result.notes else {})}
     if args.output == "yaml":
         import yaml
-        yaml.safe_dump({"status": result.decision.status.model_dump(mode="json", by_alias=True, exclude_none=True)},
-                       sys.stdout, sort_keys=False)
+        yaml.safe_dump(status, sys.stdout, sort_keys=False)
+    elif args.output == "json":
+        json.dump(status, sys.stdout, indent=2)
+        sys.stdout.write("\n")
     else:
         preview.render(result, sys.stdout)
-    return 0
+    return EXIT_BLOCKED if result.blocked else EXIT_OK
+
+
+def fail(code: int, message: str) -> int:
+    print(message.splitlines()[0] if message else message, file=sys.stderr)
+    return code
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -134,12 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return run_operator(args)
     if args.command == "plan":
-        code = plan_preview(args)
-        # The preview's watches (daemon threads) may still be reading their sockets: the interpreter's teardown
-        # under them aborted the process (exit 134) after a complete preview. Nothing is left to clean up.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        return plan_preview(args)
     if args.command == "crd":
         from cniupgrade import builtins
         from cniupgrade.api import crd

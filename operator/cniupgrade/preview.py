@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import yaml
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
+from urllib3.exceptions import HTTPError
 
 from cniupgrade import builtins  # noqa: F401 - registers the plugins and mechanisms
 from cniupgrade.api import models
@@ -24,8 +26,15 @@ from cniupgrade.rollout.observation import Observation
 from cniupgrade.seams.plugin import plugin_for
 
 
+REACH_SECONDS = 10.0
+
+
 class PlanFileError(ValueError):
     pass
+
+
+class ClusterUnavailable(RuntimeError):
+    """The cluster cannot be reached, or refuses the reads a preview needs."""
 
 
 @dataclass
@@ -33,6 +42,14 @@ class Preview:
     name: str
     spec: models.UpgradePlanSpec
     decision: Decision
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """The plan would not start: a check blocks it, or what it names is not there."""
+        status = self.decision.status
+        passed = next((c.status for c in status.conditions if c.type == "PreflightPassed"), "True")
+        return status.phase in (status_api.Phase.failed, status_api.Phase.preflight) or passed == "False"
 
 
 def load_plan(text: str) -> tuple[str, str, models.UpgradePlanSpec]:
@@ -56,13 +73,32 @@ def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Previ
     if not boundary.passed:
         observation = Observation.refused(dt.datetime.now(dt.timezone.utc), f"{namespace}/{name}", boundary)
         return Preview(name, spec, decide(spec, status_api.UpgradePlanStatus(), observation, generation=1))
+    notes = reach(api, spec.namespace, daemonset_name(spec))
+    # Listed once, never watched: no thread is left reading a socket when the command exits.
     view = PlanView(api, spec.namespace, daemonset_name(spec), f"{namespace}/{name}", "preview", threading.Event().set,
-                    plugin_for(spec).control_plane(spec))
+                    plugin_for(spec).control_plane(spec), one_shot=True)
+    observation = with_preflight(api, spec, view.observe(), security, namespace)
+    return Preview(name, spec, decide(spec, status_api.UpgradePlanStatus(), observation, generation=1), notes)
+
+
+def reach(api: client.ApiClient, namespace: str, ds_name: str) -> list[str]:
+    """One read before any watch: an unreachable cluster or a refused read is one clear error, not a wait; a
+    missing namespace is said as such."""
     try:
-        observation = with_preflight(api, spec, view.observe(), security, namespace)
-    finally:
-        view.stop()
-    return Preview(name, spec, decide(spec, status_api.UpgradePlanStatus(), observation, generation=1))
+        client.AppsV1Api(api).list_namespaced_daemon_set(namespace, field_selector=f"metadata.name={ds_name}",
+                                                         limit=1, _request_timeout=REACH_SECONDS)
+    except ApiException as exc:
+        raise ClusterUnavailable(f"the cluster refused to list DaemonSets in {namespace}: {exc.status} "
+                                 f"{exc.reason}") from exc
+    except (HTTPError, OSError) as exc:
+        raise ClusterUnavailable(f"cannot reach the cluster at {api.configuration.host}: "
+                                 f"{type(exc).__name__}") from exc
+    try:
+        client.CoreV1Api(api).read_namespace(namespace, _request_timeout=REACH_SECONDS)
+    except ApiException as exc:
+        if exc.status == 404:
+            return [f"namespace {namespace} not found"]
+    return []
 
 
 def describe_action(action: act.Action) -> str:
@@ -79,6 +115,8 @@ def render(result: Preview, out: TextIO) -> None:
               f"{status.from_version or '?'} -> {result.spec.target_version}\n")
     out.write(f"  would be: {status.phase.value if status.phase else '?'}"
               f"{f' ({ready.message})' if ready and ready.message else ''}\n")
+    for note in result.notes:
+        out.write(f"  {note}\n")
     for condition in status.conditions:
         if condition.type in ("PreflightPassed",):
             out.write(f"  {condition.type}: {condition.status} - {condition.message}\n")

@@ -108,3 +108,33 @@ def test_batches_mode_is_lock_step_and_keeps_the_batch_delay(admin_api, namespac
         # every node of the previous batch was back before the next started, and the delay was kept (the
         # status clock has whole seconds, so at least 1 s of the 2 s is certain)
         assert first_deleted - last_ready >= 1.0, (previous, batch, first_deleted - last_ready)
+
+
+def test_a_cordoned_node_is_upgraded_under_the_same_gates_unless_the_plan_opts_out(admin_api, namespace, operator,
+                                                                                   plans):
+    """A cordoned node still runs pods and needs the new CNI: it is planned and upgraded like any other. Before,
+    it was left out, and the native controller replaced its agent ungated once the strategy was restored."""
+    core = client.CoreV1Api(admin_api)
+    create_agent(admin_api, namespace, NODES)
+    cordoned = "node-0003"
+    core.patch_node(cordoned, {"spec": {"unschedulable": True}})
+    try:
+        with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+            plans.create(rollout={"maxUnavailable": 8})
+            status = plans.wait_phase("Succeeded", "Failed", timeout=120)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        assert cordoned in sum(status["plan"]["batches"], []) and not status["plan"].get("excluded")
+        assert status["counts"]["upgraded"] == NODES
+        assert len(recorder.uids_per_node()[cordoned]) == 2  # replaced once, by the plan
+        log = operator.log_path.read_text(errors="replace")
+        assert f"plan {namespace}/upgrade: DeletePod" in log
+
+        plans.delete()
+        plans.create(name="skipping", target="v3.0.0", rollout={"maxUnavailable": 8, "skipCordoned": True})
+        status = plans.wait_phase("Succeeded", "Failed", name="skipping", timeout=120)
+        assert f"{cordoned}: unschedulable (cordoned; spec.rollout.skipCordoned)" in status["plan"]["excluded"]
+        degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+        assert degraded["reason"] == "NodesLeftOnPreviousVersion" and cordoned in degraded["message"]
+        assert daemonset(admin_api, namespace).spec.update_strategy.type == "OnDelete"  # no ungated replacement
+    finally:
+        core.patch_node(cordoned, {"spec": {"unschedulable": False}})

@@ -315,3 +315,28 @@ def test_what_a_check_leaves_for_after_the_upgrade_is_posted_once_when_the_plan_
     assert d.status.phase is Phase.succeeded
     assert follow_ups == [act.Event("Warning", "FollowUp", "x.release: move the release")]
     assert "1 follow-up(s) to do" in condition(d.status, "Ready").message
+
+
+def with_node_not_ready(obs, name: str):
+    from cniupgrade.seams.objects import NodeInfo
+    return replace(obs, nodes={**obs.nodes, name: NodeInfo(name, ready=False)})
+
+
+def test_a_node_left_out_on_the_previous_agent_keeps_the_daemonset_on_delete_and_is_named():
+    """n4 is NotReady, so out of the plan, and still runs the old agent: restoring RollingUpdate at the end would
+    let the native controller replace it ungated. The plan succeeds for its nodes, says so, and keeps OnDelete."""
+    plan_spec = spec(rollout={"maxUnavailable": 5})
+    first = decide(plan_spec, UpgradePlanStatus(), with_node_not_ready(observe(), "n4"), 1)
+    assert "n4: not Ready" in first.status.plan.excluded
+    status = first.status
+    done = with_node_not_ready(observe(owner=PLAN, revision=NEW, pods=[*(pod(f"n{i}", NEW) for i in range(4)),
+                                                                      pod("n4", OLD)]), "n4")
+    for _ in range(4):
+        d = decide(plan_spec, status, done, 1)
+        status = d.status
+        if status.phase is Phase.succeeded:
+            break
+    assert status.phase is Phase.succeeded
+    assert kinds(d, act.ReleaseDaemonSet) == [act.ReleaseDaemonSet(None)]  # annotations go, OnDelete stays
+    degraded = condition(status, "Degraded")
+    assert degraded.status == "True" and degraded.reason == "NodesLeftOnPreviousVersion" and "n4" in degraded.message

@@ -37,8 +37,11 @@ def test_excluded_nodes_say_why():
     all_nodes = [NodeInfo("a"), NodeInfo("b", ready=False), NodeInfo("c", schedulable=False), NodeInfo("d"),
                  NodeInfo("e", {"pool": "other"})]
     plan = compute_plan(all_nodes, {"a", "b", "c", "e"}, Rollout(node_selector=None))
-    assert plan.excluded == ["b: not Ready", "c: unschedulable (cordoned)", "d: no agent pod"]
-    assert [n for b in plan.batches for n in b] == ["a", "e"]
+    assert plan.excluded == ["b: not Ready", "d: no agent pod"]
+    assert [n for b in plan.batches for n in b] == ["a", "c", "e"]  # a cordoned node still runs pods: upgraded
+    skipping = compute_plan(all_nodes, {"a", "b", "c", "e"}, Rollout(skip_cordoned=True))
+    assert skipping.excluded == ["b: not Ready", "c: unschedulable (cordoned; spec.rollout.skipCordoned)",
+                                 "d: no agent pod"]
     selected = compute_plan(all_nodes, {"a", "e"}, Rollout(node_selector={"pool": "other"}))
     assert [n for b in selected.batches for n in b] == ["e"]
     assert "a: not selected by spec.rollout.nodeSelector" in selected.excluded

@@ -120,6 +120,9 @@ class Rollout(ApiModel):
     order: Annotated[NodeOrder, Field(default=NodeOrder.by_name, description=(
         "Rollout order. ByName: by node name. ByZone: zone by zone (topology.kubernetes.io/zone), "
         "by name within a zone, so a batch spans as few zones as possible."))]
+    skip_cordoned: Annotated[bool, Field(default=False, description=(
+        "Leave cordoned nodes out (named in status.plan.excluded). By default they are upgraded like any other: "
+        "their pods still run and still need the new CNI."))]
     node_timeout_seconds: Annotated[int, Field(default=300, ge=10, le=86400, description=(
         "How long one node may take, from its old agent pod's deletion to passing the health gate."))]
     batch_delay_seconds: Annotated[int, Field(default=0, ge=0, le=86400,

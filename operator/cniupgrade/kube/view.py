@@ -89,8 +89,11 @@ class NodeCache:
 class PlanView:
     def __init__(self, api: client.ApiClient, namespace: str, ds_name: str, plan_key: str, plan_uid: str,
                  on_change: Callable[[], None], deployments: tuple[str, ...] = (),
-                 deleted_by_us: Container[str] = ()):
+                 deleted_by_us: Container[str] = (), one_shot: bool = False):
+        """`one_shot`: each cache is listed once, in the caller's thread, and never watched (a command that reads
+        the cluster once, then exits: no thread is left reading a socket under the interpreter's exit)."""
         self.api, self.namespace, self.ds_name = api, namespace, ds_name
+        self.one_shot = one_shot
         self.plan_key, self.plan_uid = plan_key, plan_uid
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self._on_change = on_change
@@ -107,13 +110,19 @@ class PlanView:
         self.prepull: WatchCache | None = None
         self.daemonsets = WatchCache(f"ds-{namespace}-{ds_name}", self.apps.list_namespaced_daemon_set,
                                      self._on_daemonset_change, wakes_on=daemonset_input, namespace=namespace,
-                                     field_selector=f"metadata.name={ds_name}").start()
+                                     field_selector=f"metadata.name={ds_name}")
+        self._begin(self.daemonsets)  # after the assignment: its first list calls back into self.daemonsets
         self.deployment_names = deployments
-        self.deployments = [WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment, on_change,
-                                       namespace=namespace, field_selector=f"metadata.name={name}").start()
+        self.deployments = [self._begin(WatchCache(f"deploy-{namespace}-{name}", self.apps.list_namespaced_deployment,
+                                                   on_change, namespace=namespace,
+                                                   field_selector=f"metadata.name={name}"))
                             for name in deployments]
-        self.nodes = NodeCache.get(api, on_change)
+        self.nodes = self._begin(WatchCache("nodes", self.core.list_node, on_change, transform=node_info)) \
+            if one_shot else NodeCache.get(api, on_change)
         self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
+
+    def _begin(self, cache: WatchCache) -> WatchCache:
+        return cache.list_once() if self.one_shot else cache.start()
 
     def stop(self) -> None:
         with self._selector_lock:  # a DaemonSet event arriving now starts no new cache
@@ -139,28 +148,29 @@ class PlanView:
                 return self.pods
             since = self.daemonsets.resource_version
             if self.probes is None:
-                self.probes = WatchCache(f"probes-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
-                                         transform=ProbePod.from_api, namespace=self.namespace,
-                                         label_selector=f"{PROBE_LABEL}={self.plan_uid}", not_older_than=since).start()
-                self.prepull = WatchCache(f"prepull-{self.plan_uid}", self.core.list_namespaced_pod,
-                                          self._on_change, transform=PrePullPod.from_api, namespace=self.namespace,
-                                          label_selector=f"{PREPULL_LABEL}={self.plan_uid}",
-                                          not_older_than=since).start()
+                self.probes = self._begin(WatchCache(
+                    f"probes-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
+                    transform=ProbePod.from_api, namespace=self.namespace,
+                    label_selector=f"{PROBE_LABEL}={self.plan_uid}", not_older_than=since))
+                self.prepull = self._begin(WatchCache(
+                    f"prepull-{self.plan_uid}", self.core.list_namespaced_pod, self._on_change,
+                    transform=PrePullPod.from_api, namespace=self.namespace,
+                    label_selector=f"{PREPULL_LABEL}={self.plan_uid}", not_older_than=since))
             if selector is not None and (self.pods is None or selector != self._pod_selector):
                 for cache in (self.pods, self.revisions):
                     if cache is not None:
                         cache.stop()
                 self._pod_selector = selector
-                self.pods = WatchCache(f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod,
-                                       self._on_change, transform=AgentPod.from_api, index=AgentPodIndex(),
-                                       wakes_on=lambda pod: decision_input(pod, self._deleted_by_us),
-                                       namespace=self.namespace, label_selector=selector,
-                                       not_older_than=since).start()
+                self.pods = self._begin(WatchCache(
+                    f"pods-{self.namespace}-{self.ds_name}", self.core.list_namespaced_pod, self._on_change,
+                    transform=AgentPod.from_api, index=AgentPodIndex(),
+                    wakes_on=lambda pod: decision_input(pod, self._deleted_by_us), namespace=self.namespace,
+                    label_selector=selector, not_older_than=since))
                 # A new revision wakes nobody: the DaemonSet's status (observedGeneration) does.
-                self.revisions = WatchCache(f"revisions-{self.namespace}-{self.ds_name}",
-                                            self.apps.list_namespaced_controller_revision, lambda: None,
-                                            transform=RevisionView.from_api, namespace=self.namespace,
-                                            label_selector=selector, not_older_than=since).start()
+                self.revisions = self._begin(WatchCache(
+                    f"revisions-{self.namespace}-{self.ds_name}", self.apps.list_namespaced_controller_revision,
+                    lambda: None, transform=RevisionView.from_api, namespace=self.namespace,
+                    label_selector=selector, not_older_than=since))
             return self.pods
 
     def _current_revision(self, ds: dict) -> str | None:

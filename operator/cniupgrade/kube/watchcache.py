@@ -67,6 +67,11 @@ class WatchCache:
         self._thread.start()
         return self
 
+    def list_once(self) -> WatchCache:
+        """One paginated list in the caller's thread, no watch: the cache is synced and stays as listed."""
+        self._list()
+        return self
+
     def stop(self) -> None:
         """Never blocks: the socket is shut down under the reading thread, which then ends by itself."""
         self._stopped.set()
@@ -149,6 +154,10 @@ class WatchCache:
             self._response = self._watch_fn(**self._kwargs, watch=True, resource_version=version,
                                            allow_watch_bookmarks=True, timeout_seconds=WATCH_TIMEOUT_SECONDS,
                                            _preload_content=False)
+            if self._stopped.is_set():  # stop() came while the watch was being opened: it found no socket
+                self._response.release_conn()
+                self._response = None
+                return
             try:
                 for line in iter_resp_lines(self._response):  # buffers events split across chunks
                     if line.strip():

@@ -56,6 +56,7 @@ class Context:
         self.events: list[act.Event] = []
         self.requeue: float | None = None
         self.nodes = NodeResults(status.nodes)  # this decision's working copy
+        self.left_behind: list[str] = []  # nodes outside the plan still on the previous agent, at its end
 
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.events.append(act.Event("Warning" if warning else "Normal", reason, message))
@@ -83,6 +84,13 @@ class Context:
                                         "NodesFailed" if degraded else "AllNodesHealthy",
                                         f"{counts.failed} node(s) failed their health gate" if degraded else "",
                                         self.now, self.generation)
+        if self.left_behind:
+            conditions = cond.set_condition(
+                conditions, cond.DEGRADED, True, "NodesLeftOnPreviousVersion",
+                f"{len(self.left_behind)} node(s) left out of the plan still run the previous agent: "
+                f"{', '.join(self.left_behind[:20])}{' ...' if len(self.left_behind) > 20 else ''}; the DaemonSet "
+                f"stays OnDelete so that none is replaced ungated (a new plan upgrades them)", self.now,
+                self.generation)
         if phase in TERMINAL_PHASES and not self.status.completed_at:
             self.status = self.status.model_copy(update={"completed_at": self.now})
         status = self.status.model_copy(update={

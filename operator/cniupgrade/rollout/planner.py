@@ -25,8 +25,8 @@ def resolve_max_unavailable(value: int | str, eligible: int) -> int:
 def exclusion_reason(node: NodeInfo, rollout: Rollout, has_agent: bool) -> str | None:
     if not matches(node.labels, rollout.node_selector):
         return "not selected by spec.rollout.nodeSelector"
-    if not node.schedulable:
-        return "unschedulable (cordoned)"
+    if not node.schedulable and rollout.skip_cordoned:
+        return "unschedulable (cordoned; spec.rollout.skipCordoned)"
     if not node.ready:
         return "not Ready"
     if not has_agent:

@@ -117,7 +117,11 @@ def advance_batches(ctx: Context) -> Decision:
         sliding = advance_window(ctx, lock_step)
         if sliding:
             return sliding
-    if ctx.status.chart:
+    left = left_on_previous(ctx)
+    if left:  # their pods would be replaced by the native controller, ungated: the DaemonSet stays OnDelete
+        ctx.actions.append(act.ReleaseDaemonSet(None))
+        ctx.left_behind = left
+    elif ctx.status.chart:
         # Our annotations go first, on the DaemonSet as decided from; then the release, as the user's values say,
         # gives it its strategy back (the template is as it is: nothing restarts). The other order made the
         # annotations' patch conflict with helm's change and the pass, decided again, upgrade the release twice.
@@ -125,13 +129,22 @@ def advance_batches(ctx: Context) -> Decision:
     else:
         ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
     total = sum(len(b) for b in plan.batches)
-    ctx.event("UpgradeSucceeded", f"all {total} node(s) upgraded; update strategy restored")
+    ctx.event("UpgradeSucceeded", f"all {total} planned node(s) upgraded; " + (
+        f"the DaemonSet stays OnDelete: {len(left)} excluded node(s) still run the previous agent" if left
+        else "update strategy restored"), warning=bool(left))
     follow_ups = [c for c in ctx.status.checks if c.after_upgrade]
     for check in follow_ups:
         ctx.event("FollowUp", f"{check.id}: {check.after_upgrade}", warning=True)
     return ctx.finish(Phase.succeeded, "Succeeded", f"upgraded {total} node(s) to {ctx.spec.target_version}"
                       + (f"; {len(follow_ups)} follow-up(s) to do: see status.checks[].afterUpgrade"
                           if follow_ups else ""))
+
+
+def left_on_previous(ctx: Context) -> list[str]:
+    """Nodes outside the plan (excluded) whose agent pod is not at the DaemonSet's current revision."""
+    planned = {n for batch in ctx.status.plan.batches for n in batch}
+    return sorted(node for node, pod in ctx.obs.agents.live.items() if node not in planned
+                  and node in ctx.obs.nodes and pod.revision != ctx.obs.current_revision)
 
 
 def advance_window(ctx: Context, first: int) -> Decision | None:
