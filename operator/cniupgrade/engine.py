@@ -22,7 +22,6 @@ from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.kube.apply import Executor
-from cniupgrade.kube.helm_cli import HelmError
 from cniupgrade.kube.preflight import with_preflight
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
@@ -30,7 +29,7 @@ from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
-from cniupgrade.seams.cluster import Forbidden
+from cniupgrade.seams.cluster import Forbidden, StepStuck
 from cniupgrade.seams.plugin import plugin_for
 from cniupgrade.status_book import StatusBook
 
@@ -118,8 +117,8 @@ class PlanRunner:
                 self._report_stuck("Forbidden", api_message(exc))
             log.warning("plan %s/%s: API error %s %s; retrying in %.1fs", self.namespace, self.name, exc.status,
                         exc.reason, self.backoff)
-        except HelmError as exc:
-            self._report_stuck("HelmFailed", str(exc)[:1024])
+        except StepStuck as exc:
+            self._report_stuck(exc.reason, str(exc)[:1024])
             log.warning("plan %s/%s: %s; retrying in %.1fs", self.namespace, self.name, exc, self.backoff)
         except Exception:  # noqa: BLE001 - the loop must survive anything and retry
             log.exception("plan %s/%s: reconcile failed; retrying in %.1fs", self.namespace, self.name, self.backoff)

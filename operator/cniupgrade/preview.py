@@ -82,8 +82,8 @@ def preview(api: client.ApiClient, text: str, security: SecurityPolicy) -> Previ
 
 
 def reach(api: client.ApiClient, namespace: str, ds_name: str) -> list[str]:
-    """One read before any watch: an unreachable cluster or a refused read is one clear error, not a wait; a
-    missing namespace is said as such."""
+    """One short read first: an unreachable cluster or a refused read is one clear error, not a wait for the
+    lists' timeouts; a missing namespace is said as such."""
     try:
         client.AppsV1Api(api).list_namespaced_daemon_set(namespace, field_selector=f"metadata.name={ds_name}",
                                                          limit=1, _request_timeout=REACH_SECONDS)

@@ -28,7 +28,7 @@ from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                       PREPULL_LABEL, PREVIOUS_IMAGES_ANNOTATION, PROBE_LABEL, RELEASE_ANNOTATION)
-from cniupgrade.seams.cluster import CRDS
+from cniupgrade.seams.cluster import CRDS, StepStuck
 from cniupgrade.seams.plugin import AfterSuccess, MigrationError, plugin_for
 
 log = logging.getLogger(__name__)
@@ -170,9 +170,7 @@ class Executor:
             live = json.loads(self.apps.read_namespaced_daemon_set(ds.name, ds.namespace, _preload_content=False).data)
             if (live["metadata"].get("annotations") or {}).get(RELEASE_ANNOTATION) == release_marker(chart):
                 return
-        helm = HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
-                       timeout=HELM_UPGRADE_TIMEOUT)
-        cluster = KubeCluster(self.acting)
+        helm, cluster = self._helm(), KubeCluster(self.acting)
         values = release_values(chart, secret_values(chart, cluster, self.plan_namespace),
                                 self.spec.chart.values if self.spec.chart else None)
         values = merged(values, chart.hold_values) if action.hold else values
@@ -197,6 +195,11 @@ class Executor:
                                                                f"{chart.chart}-{chart.version}" +
                                   (" (agent held at OnDelete)" if action.hold else "")))
 
+    def _helm(self) -> HelmCli:
+        """helm acting as the plan's ServiceAccount (the chart path requires one)."""
+        return HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
+                       timeout=HELM_UPGRADE_TIMEOUT)
+
     def _restore_revision(self, action: act.RestoreRevision, ds: DaemonSetView, raw_ds: dict) -> None:
         """The template stored in the DaemonSet's ControllerRevision `revision_hash` (as `kubectl rollout undo`),
         replaced whole (a merge would keep what the newer template added)."""
@@ -205,8 +208,9 @@ class Executor:
         uid = raw_ds["metadata"]["uid"]
         stored = next((r for r in revisions if any(o.uid == uid for o in r.metadata.owner_references or [])), None)
         if stored is None:
-            raise HelmError(f"DaemonSet {ds.namespace}/{ds.name} has no ControllerRevision {action.revision_hash} "
-                            f"(its revisionHistoryLimit dropped it): roll back by hand (helm rollback)")
+            raise RevisionMissing(f"DaemonSet {ds.namespace}/{ds.name} has no ControllerRevision "
+                                  f"{action.revision_hash} (its revisionHistoryLimit dropped it): roll back by hand "
+                                  f"(helm rollback)")
         template = {k: v for k, v in stored.data["spec"]["template"].items() if k != "$patch"}
         self.apps.patch_namespaced_daemon_set(ds.name, ds.namespace, [
             {"op": "test", "path": "/metadata/resourceVersion", "value": raw_ds["metadata"]["resourceVersion"]},
@@ -214,9 +218,7 @@ class Executor:
 
     def _rollback_release(self, action: act.RollbackRelease, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
         """helm rollback as the plan's ServiceAccount, once: a pass repeated after a crash finds it done."""
-        chart = self.decided.chart
-        helm = HelmCli(as_user=service_account_user(self.plan_namespace, self.spec.service_account_name),
-                       timeout=HELM_UPGRADE_TIMEOUT)
+        chart, helm = self.decided.chart, self._helm()
         last = helm.history(chart.release, chart.namespace)[-1]
         if last.status == "deployed" and last.description == f"Rollback to {action.revision}":
             return
@@ -401,6 +403,11 @@ def prepull_name(plan: str) -> str:
 
 def probe_name(plan: str, node: str) -> str:
     return f"cniupgrade-probe-{plan}-{node}"[:63].rstrip("-.")
+
+
+class RevisionMissing(StepStuck):
+    """The DaemonSet revision a rollback restores is gone."""
+    reason = "RevisionMissing"
 
 
 # One function per action type. Pod deletions of a pass run at once (delete_pods); the rest in order.

@@ -15,7 +15,7 @@ from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.chart_source import (archive_ref, fetched_chart, merged, read_values, release_values, sha256,
                                           values_digest)
 from cniupgrade.kube.cluster import KubeCluster
-from cniupgrade.kube.helm_cli import HelmCli, HelmError
+from cniupgrade.kube.helm_cli import HelmCli, HelmError, Revision
 from cniupgrade.kube.hold_renderer import post_renderer
 from cniupgrade.preflight.framework import Finding, Severity
 from cniupgrade.rollout.observation import DaemonSetView, RenderedChart
@@ -65,10 +65,8 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
         if last.status != "deployed":
             return [Finding(RELEASE, Severity.error, False, f"{where} is {last.status} (revision {last.revision})",
                             f"settle it first (helm rollback {release} -n {spec.namespace})")], None
-        installed = last.chart.rsplit("-", 1)[-1]
         current_values = helm.values(release, spec.namespace)
-        target, secrets = planned_release(spec, plugin, defaults, reads, plan_namespace, current_values, installed)
-        target = target.model_copy(update={"from_revision": last.revision})
+        target, secrets = planned_release(spec, plugin, defaults, reads, plan_namespace, current_values, last)
         with fetched_chart(target, reads, plan_namespace, helm) as archive:
             rendered = helm.template(release, spec.namespace, archive, None, merged(
                 release_values(target, secrets, chart.values), defaults.hold_values),
@@ -102,14 +100,15 @@ def chart_preflight(spec: UpgradePlanSpec, plugin: Plugin, plan_namespace: str, 
 
 
 def planned_release(spec: UpgradePlanSpec, plugin: Plugin, defaults: ChartDefaults, reads: ClusterReads,
-                    plan_namespace: str, current_values: Mapping, installed: str) -> tuple[ChartRelease, list[dict]]:
-    """The release's target, and the values read from Secrets (kept out of it). Precedence, lowest first: the
-    release's values carried over, valuesFrom ConfigMaps, valuesFrom Secrets, spec.chart.values."""
+                    plan_namespace: str, current_values: Mapping, last: Revision) -> tuple[ChartRelease, list[dict]]:
+    """The release's target from its `last` revision, and the values read from Secrets (kept out of it).
+    Precedence, lowest first: the release's values carried over, valuesFrom ConfigMaps, valuesFrom Secrets,
+    spec.chart.values."""
     chart, version = spec.chart, spec.chart.version or spec.target_version
     found = read_values(chart.values_from, reads, plan_namespace)
     config_maps = [v for s, v in found if s.kind is ValuesSourceKind.config_map]
     secrets = [v for s, v in found if s.kind is ValuesSourceKind.secret]
-    values = defaults.carry(current_values, installed, version)
+    values = defaults.carry(current_values, last.chart.rsplit("-", 1)[-1], version)
     for layer in [*config_maps, chart.values or {}]:
         values = merged(values, layer)
     archive = chart.archive
@@ -119,7 +118,7 @@ def planned_release(spec: UpgradePlanSpec, plugin: Plugin, defaults: ChartDefaul
         archive=archive_ref(archive.config_map, archive.secret, archive.key) if archive else "", values=values,
         secret_values=[s for s, _ in found if s.kind is ValuesSourceKind.secret],
         secret_values_digest=values_digest(secrets) if secrets else "", hold_values=dict(defaults.hold_values),
-        hold_daemon_set="" if defaults.hold_values else plugin.daemonset_name(spec))
+        hold_daemon_set="" if defaults.hold_values else plugin.daemonset_name(spec), from_revision=last.revision)
     return target, secrets
 
 

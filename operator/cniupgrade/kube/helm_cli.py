@@ -14,12 +14,15 @@ from typing import Sequence
 
 import yaml
 
+from cniupgrade.seams.cluster import StepStuck
+
 HELM_BINARY_ENV = "HELM_BINARY"
 DEFAULT_TIMEOUT = 120.0
 
 
-class HelmError(RuntimeError):
+class HelmError(StepStuck):
     """helm failed (its stderr), or could not be run."""
+    reason = "HelmFailed"
 
 
 @dataclass(frozen=True)

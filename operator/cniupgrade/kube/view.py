@@ -58,6 +58,10 @@ def selector_string(match_labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
 
 
+def nodes_cache(api: client.ApiClient, on_change: Callable[[], None]) -> WatchCache:
+    return WatchCache("nodes", client.CoreV1Api(api).list_node, on_change, transform=node_info)
+
+
 class NodeCache:
     """One node cache per process, shared by every plan."""
 
@@ -70,8 +74,7 @@ class NodeCache:
         with cls._lock:
             cls._listeners.append(on_change)
             if cls._instance is None:
-                cls._instance = WatchCache("nodes", client.CoreV1Api(api).list_node, cls._notify,
-                                           transform=node_info).start()
+                cls._instance = nodes_cache(api, cls._notify).start()
             return cls._instance
 
     @classmethod
@@ -117,8 +120,7 @@ class PlanView:
                                                    on_change, namespace=namespace,
                                                    field_selector=f"metadata.name={name}"))
                             for name in deployments]
-        self.nodes = self._begin(WatchCache("nodes", self.core.list_node, on_change, transform=node_info)) \
-            if one_shot else NodeCache.get(api, on_change)
+        self.nodes = self._begin(nodes_cache(api, on_change)) if one_shot else NodeCache.get(api, on_change)
         self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
 
     def _begin(self, cache: WatchCache) -> WatchCache:

@@ -27,6 +27,11 @@ CRONJOBS = Resource("batch", "v1", "cronjobs")
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
 
 
+class StepStuck(RuntimeError):
+    """A step that fails until someone acts (said in status and an Event, not only logged); `reason` names it."""
+    reason = "StepFailed"
+
+
 class Forbidden(Exception):
     """The identity reading or writing may not (HTTP 403); `body` is the API server's answer."""
     status, reason = 403, "Forbidden"

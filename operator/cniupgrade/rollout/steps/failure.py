@@ -26,13 +26,17 @@ def on_failure(ctx: Context, failed: list[str]) -> Decision:
 def back_to_previous(ctx: Context) -> act.Action:
     """The DaemonSet's template as before the plan: its previous images, or through a chart (which changed more
     than images) its previous ControllerRevision's template."""
-    if ctx.status.chart and ctx.status.previous_revision:
+    if restores_revision(ctx):
         return act.RestoreRevision(ctx.status.previous_revision)
     return act.SetImages(ctx.status.previous_images)
 
 
+def restores_revision(ctx: Context) -> bool:
+    return bool(ctx.status.chart and ctx.status.previous_revision)
+
+
 def at_previous(ctx: Context) -> bool:
-    if ctx.status.chart and ctx.status.previous_revision:
+    if restores_revision(ctx):
         return ctx.obs.current_revision == ctx.status.previous_revision
     return dict(ctx.obs.daemonset.images) == ctx.status.previous_images
 
