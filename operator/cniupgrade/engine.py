@@ -6,6 +6,7 @@ decision named is due, never on a fixed polling interval.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 import logging
@@ -233,7 +234,15 @@ class PlanRunner:
                     decision.events.append(act.Event("Normal", done.reason, done.message))
         previous = self.status_book.decided
         self.status_book.record(decision.status)
-        urgent = decision.status.phase != status.phase or any(e.type == "Warning" for e in decision.events)
+        phase_changed = decision.status.phase != status.phase
+        if phase_changed:
+            # Before the status: a crash between the two would otherwise lose the Events of the plan's outcome
+            # for good (the next pass sees the new phase and decides nothing). Named by the decision, the same
+            # decision taken again after a crash before the write posts nothing twice.
+            for index, event in enumerate(decision.events):
+                self.executor.post_event_once(event, transition_event_name(self.name, self.uid, status,
+                                                                           decision.status, index))
+        urgent = phase_changed or any(e.type == "Warning" for e in decision.events)
         try:
             write_in = self._write_status(urgent)
         except Exception:
@@ -245,7 +254,8 @@ class PlanRunner:
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})
-            self.executor.post_event(event)
+            if not phase_changed:
+                self.executor.post_event(event)
         return write_in
 
     def _write_status(self, urgent: bool) -> float | None:
@@ -275,6 +285,15 @@ def api_message(exc: ApiException | Forbidden) -> str:
         return json.loads(exc.body)["message"]
     except (TypeError, ValueError, KeyError):
         return exc.reason or "forbidden"
+
+
+def transition_event_name(plan: str, uid: str, before: status_api.UpgradePlanStatus,
+                          after: status_api.UpgradePlanStatus, index: int) -> str:
+    """The name of the index-th Event of a phase change: the same for the same change decided again (from the
+    same stored status), another for any later change (new generation, retry, run)."""
+    key = json.dumps([uid, after.observed_generation, before.phase, after.phase, after.started_at,
+                      after.last_handled_retry, index])
+    return f"{plan[:200]}.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def parse_status(body: dict) -> status_api.UpgradePlanStatus:

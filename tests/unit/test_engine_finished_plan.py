@@ -45,6 +45,9 @@ class RecordingExecutor:
     def post_event(self, event) -> None:
         pass
 
+    def post_event_once(self, event, name: str) -> None:
+        pass
+
     def act_for(self, spec, decided) -> None:
         self.spec, self.decided = spec, decided
 

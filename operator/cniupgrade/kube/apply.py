@@ -365,9 +365,16 @@ class Executor:
         """Queued (kube/event_queue.py): an Event is informative and must not delay the next decision."""
         event_queue.shared().submit(self._post_event_now, event, dt.datetime.now(dt.timezone.utc))
 
-    def _post_event_now(self, event: act.Event, now: dt.datetime) -> None:
+    def post_event_once(self, event: act.Event, name: str) -> None:
+        """Posted now, under a name derived from the decision: the same decision made again after a crash
+        (its status not yet written) finds it there (409) instead of posting it twice."""
+        self._post_event_now(event, dt.datetime.now(dt.timezone.utc), name)
+
+    def _post_event_now(self, event: act.Event, now: dt.datetime, name: str | None = None) -> None:
+        meta = client.V1ObjectMeta(name=name, namespace=self.plan_namespace) if name else client.V1ObjectMeta(
+            generate_name=f"{self.plan_name}.", namespace=self.plan_namespace)
         body = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{self.plan_name}.", namespace=self.plan_namespace),
+            metadata=meta,
             involved_object=client.V1ObjectReference(api_version=f"{models.GROUP}/{models.VERSION}",
                                                      kind=models.KIND, name=self.plan_name,
                                                      namespace=self.plan_namespace, uid=self.plan_uid),
@@ -376,7 +383,10 @@ class Executor:
             reporting_component="cniupgrade.io/operator", reporting_instance="cniupgrade")
         try:
             self.events.create_namespaced_event(self.plan_namespace, body, _preload_content=False,
-                                            _request_timeout=EVENT_TIMEOUT_SECONDS).read()
+                                                _request_timeout=EVENT_TIMEOUT_SECONDS).read()
+        except ApiException as exc:
+            if exc.status != 409:  # 409: posted by an earlier pass of the same decision
+                log.warning("could not post event %s: %s", event.reason, exc.reason)
         except Exception as exc:  # noqa: BLE001 - an Event is informative; never fail a step over it
             log.warning("could not post event %s: %s", event.reason, getattr(exc, "reason", exc))
 
