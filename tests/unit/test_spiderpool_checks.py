@@ -97,10 +97,14 @@ def test_init_pod_finding_corrects_the_guide_command():
 
 
 def test_renamed_and_removed_values():
-    f = checks.renamed_values(snap(release=release({"ipam": {"enableSpiderSubnet": True, "enableCleanOutdatedEndpoint": False}})))
+    f = checks.renamed_values(snap(release=release({"ipam": {"enableSpiderSubnet": True, "enableCleanOutdatedEndpoint": False}}),
+                                   target="1.0.0"))
     assert not f.passed and f.objects == ("ipam.enableSpiderSubnet", "ipam.enableCleanOutdatedEndpoint")
     assert "ipam.spiderSubnet.enable" in f.message and "never shipped" in f.message
-    assert checks.renamed_values(snap(release=release({"ipam": {"spiderSubnet": {"enable": True}}}))).passed
+    assert checks.renamed_values(snap(release=release({"ipam": {"spiderSubnet": {"enable": True}}}),
+                                      target="1.0.0")).passed
+    feature_era = checks.renamed_values(snap(release=release({"feature": {"enableSpiderSubnet": True}})))
+    assert feature_era.objects == ("feature",) and "now ipam (0.6.0)" in feature_era.message  # 0.3.5 -> 0.9.5
 
 
 def controller(replicas, host_network=True, surge="25%"):
@@ -132,8 +136,8 @@ def test_a_0_3_5_to_0_9_5_preview_lists_every_applicable_note_in_order():
     assert [f.check_id for f in verdict.findings] == [
         "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
         "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
-        "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
-        "spiderpool.host-ports", "spiderpool.helm-release-behind"]
+        "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.renamed-values",
+        "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind"]
     later = evaluate(checks.CHECKS, snap(target="1.2.2"), Version("0.9.5"), Version("1.2.2"))
     assert [f.check_id for f in later.findings] == ["spiderpool.skip-0.9.0", "spiderpool.renamed-values",
                                                     "spiderpool.controller-replicas", "spiderpool.host-ports",

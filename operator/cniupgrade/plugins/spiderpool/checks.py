@@ -12,6 +12,8 @@ from packaging.version import Version
 from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
+from cniupgrade.plugins.spiderpool.value_changes import CHANGES as VALUES_CHANGES
+from cniupgrade.plugins.spiderpool.values import changed_keys
 from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity, parse_version
 from cniupgrade.seams.objects import NodeInfo
 
@@ -178,18 +180,19 @@ def init_pod(snap: SpiderpoolSnapshot) -> Finding:
 
 
 def renamed_values(snap: SpiderpoolSnapshot) -> Finding:
-    """< 1.0.0: values keys renamed or removed; reusing the old values carries dead keys."""
-    used = [(old, new) for old, new in facts.RENAMED_AT_1_0_0.items() if snap.value(old) is not None]
-    gone = [key for key in facts.REMOVED_AT_1_0_0 if snap.value(key) is not None]
-    if not used and not gone:
+    """Values keys renamed, removed or reshaped between the installed version and the target: reusing the old
+    values carries dead keys the new chart ignores."""
+    installed = installed_version(snap.running_version, snap.release)
+    found = changed_keys(dict(snap.release.values) if snap.release else {}, installed, str(snap.target))
+    if not found:
         return Finding("spiderpool.renamed-values", Severity.warning, True,
-                       "the release values use no key renamed or removed at 1.0.0")
-    parts = [f"{old} is now {new}" for old, new in used] + [f"{key} was removed" for key in gone]
+                       "the release values use no key renamed or removed up to the target")
     return Finding("spiderpool.renamed-values", Severity.warning, False,
-                   f"the release values use keys changed at 1.0.0: {'; '.join(parts)}. (The vendor guide's "
+                   f"the release values use keys changed up to {snap.target}: "
+                   f"{'; '.join(f'{key}: {what}' for key, what in found)}. (The vendor guide's "
                    f"ipam.spidersubnet -> ipam.spiderSubnet rename never shipped.)",
-                   "rewrite these keys before any helm upgrade; never use --reuse-values across this change",
-                   tuple(old for old, _ in used) + tuple(gone))
+                   "rewrite these keys before any helm upgrade (the chart path carries renamed keys over itself); "
+                   "never use --reuse-values across these changes", tuple(key for key, _ in found))
 
 
 def controller_replicas(snap: SpiderpoolSnapshot) -> Finding:
@@ -266,7 +269,8 @@ CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
     Check("spiderpool.coordinator-txqueuelen", "SpiderCoordinator txQueueLen (< 0.9.0)", coordinator_tx_queue_len,
           Crossing(("<0.9.0",)), 50),
     Check("spiderpool.duplicate-ips", "duplicate IPs (<= 0.9.4)", duplicate_ips, Crossing(("<=0.9.4",)), 60),
-    Check("spiderpool.renamed-values", "values renamed at 1.0.0", renamed_values, Crossing(("<1.0.0",)), 70),
+    Check("spiderpool.renamed-values", "values renamed or removed", renamed_values,
+          Crossing(tuple(f"<{change.at}" for change in VALUES_CHANGES)), 70),
     Check("spiderpool.controller-replicas", "controller replicas vs nodes", controller_replicas, order=80),
     Check("spiderpool.host-ports", "host-port conflicts", host_port_conflicts, order=90),
     Check("spiderpool.helm-release-behind", "helm release vs running version", helm_release_behind, order=100),

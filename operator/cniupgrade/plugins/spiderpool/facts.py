@@ -38,16 +38,3 @@ AGENT_PORTS = {"spiderpoolAgent.httpPort": 5710, "spiderpoolAgent.prometheus.por
                "spiderpoolAgent.debug.gopsPort": 5712}
 CONTROLLER_PORTS = {"spiderpoolController.httpPort": 5720, "spiderpoolController.prometheus.port": 5721,
                     "spiderpoolController.webhookPort": 5722, "spiderpoolController.debug.gopsPort": 5724}
-
-# values keys renamed or removed at 1.0.0 (the `--reuse-values` trap)
-RENAMED_AT_1_0_0 = {
-    "ipam.enableSpiderSubnet": "ipam.spiderSubnet.enable",
-    "ipam.subnetDefaultFlexibleIPNumber": "ipam.spiderSubnet.autoPool.defaultRedundantIPNumber",
-}
-REMOVED_AT_1_0_0 = (
-    "ipam.enableCleanOutdatedEndpoint",
-    "ipam.gc.statelessPod.enableGcRunningPodOnEmptyPodStatusIPs",
-    "sriov.enableAdmissionController",
-    "sriov.image.sriovCni",
-    "sriov.image.ibSriovCni",
-)
