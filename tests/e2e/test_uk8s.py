@@ -1,7 +1,17 @@
-"""UK8S cni-vpc: one node first, then batches; pods that predate their node's upgrade are reported and restarted."""
+"""UK8S cni-vpc: one node first, then batches; pods that predate their node's upgrade are reported and restarted;
+tags in the vendor's order (date tags before 1.0.0); crossing 2.0.0 (breaking) waits for approval and installs
+the PodNetworking CRD before any agent is replaced."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import yaml
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount, plan_events
@@ -12,13 +22,13 @@ IMAGE = "uhub.service.ucloud.cn/uk8s/cni-vpc-node:{}"
 LABELS = {"app": "cni-vpc-node"}
 
 
-def install_cni_vpc(admin_api, namespace):
+def install_cni_vpc(admin_api, namespace, version: str = "1.2.3"):
     apps = client.AppsV1Api(admin_api)
     apps.create_namespaced_daemon_set(namespace, {
         "metadata": {"name": "cni-vpc-node"},
         "spec": {"selector": {"matchLabels": LABELS}, "template": {"metadata": {"labels": LABELS}, "spec": {
             "hostNetwork": True, "tolerations": [{"operator": "Exists"}],
-            "containers": [{"name": "cni-vpc-node", "image": IMAGE.format("1.2.3")}]}}}})
+            "containers": [{"name": "cni-vpc-node", "image": IMAGE.format(version)}]}}}})
     apps.create_namespaced_deployment(namespace, {
         "metadata": {"name": "web"},
         "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
@@ -29,12 +39,17 @@ def install_cni_vpc(admin_api, namespace):
              "cni-vpc-node everywhere and web ready")
 
 
-def create_plan(plans, namespace, account: str | None = None, **uk8s):
-    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
-        "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "upgrade"},
-        "spec": {"plugin": "uk8s-cni-vpc", "targetVersion": "1.3.0", "namespace": namespace,
-                 "rollout": {"maxUnavailable": 6}, "uk8s": uk8s,
-                 **({"serviceAccountName": account} if account else {})}})
+def plan_manifest(namespace, account: str | None = None, target: str = "1.3.0", **uk8s) -> dict:
+    return {"apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan",
+            "metadata": {"name": "upgrade", "namespace": namespace},
+            "spec": {"plugin": "uk8s-cni-vpc", "targetVersion": target, "namespace": namespace,
+                     "rollout": {"maxUnavailable": 6}, "uk8s": uk8s,
+                     **({"serviceAccountName": account} if account else {})}}
+
+
+def create_plan(plans, namespace, account: str | None = None, target: str = "1.3.0", **uk8s):
+    plans.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
+                                                 plan_manifest(namespace, account, target, **uk8s))
 
 
 # Restarting old pods' workloads reaches beyond the plugin's namespace, so a plan in an untrusted namespace does
@@ -64,8 +79,9 @@ def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_a
     assert "kubectl.kubernetes.io/restartedAt" in (web.spec.template.metadata.annotations or {})
     checks = {c["id"]: c["result"] for c in status["checks"]}
     assert checks == {"security.namespace-boundary": "Passed", "security.image-policy": "Passed",
-                      "security.cluster-scope": "Passed", "generic.downgrade": "Passed", "uk8s.lts-only": "Passed",
-                      "uk8s.unreadable-versions": "Passed"}
+                      "security.cluster-scope": "Passed", "generic.downgrade": "Passed",
+                      "uk8s.target-version": "Passed", "uk8s.lts-only": "Passed", "uk8s.node-downgrade": "Passed",
+                      "uk8s.nodes-at-target": "Passed", "uk8s.unreadable-versions": "Passed"}
     events = plan_events(admin_api, namespace, "OldPodsFound")
     assert any(e.reason == "OldPodsFound" and "restarted" in e.message for e in events)
 
@@ -79,3 +95,149 @@ def test_an_unmaintained_kubernetes_may_only_move_to_lts(admin_api, namespace, o
     assert "1.36" in checks["uk8s.lts-only"]["message"] and "-lts" in checks["uk8s.lts-only"]["remediation"]
     assert client.AppsV1Api(admin_api).read_namespaced_daemon_set(
         "cni-vpc-node", namespace).spec.template.spec.containers[0].image == IMAGE.format("1.2.3")
+
+
+def agent_image(admin_api, namespace) -> str:
+    return client.AppsV1Api(admin_api).read_namespaced_daemon_set(
+        "cni-vpc-node", namespace).spec.template.spec.containers[0].image
+
+
+def test_a_date_tag_upgrades_to_a_semantic_one(admin_api, namespace, operator, plans):
+    """22.05.1 came before 1.0.0: moving to 1.3.0 is an upgrade, though 22 > 1 as numbers."""
+    install_cni_vpc(admin_api, namespace, "22.05.1")
+    with PodRecorder(admin_api, namespace, "app=cni-vpc-node") as recorder:
+        create_plan(plans, namespace, maintainedKubernetesMinors=["1.36"])
+        status = plans.wait_phase("Succeeded", timeout=120)
+    assert status["fromVersion"] == "22.05.1"
+    checks = {c["id"]: c for c in status["checks"]}
+    assert checks["generic.downgrade"]["result"] == "Passed" and checks["uk8s.node-downgrade"]["result"] == "Passed"
+    assert agent_image(admin_api, namespace) == IMAGE.format("1.3.0")
+    assert len(set(recorder.deletion_order())) == E2E_NODES  # every node's agent was replaced
+
+
+def test_a_semantic_tag_back_to_a_date_tag_is_a_downgrade(admin_api, namespace, operator, plans):
+    install_cni_vpc(admin_api, namespace, "1.3.0")
+    create_plan(plans, namespace, target="22.05.1", maintainedKubernetesMinors=["1.36"])
+    plans.wait_phase("Preflight", timeout=60)
+    assert "generic.downgrade" in plans.condition("Ready")["message"]
+    checks = {c["id"]: c for c in plans.status()["checks"]}
+    assert checks["generic.downgrade"]["result"] == "Failed"
+    assert checks["generic.downgrade"]["message"] == "the target 22.05.1 is older than the installed 1.3.0"
+    assert "allowDowngrade" in checks["generic.downgrade"]["remediation"]
+    per_node = checks["uk8s.node-downgrade"]
+    assert per_node["result"] == "Failed" and len(per_node["objects"]) == min(E2E_NODES, 20)
+    assert agent_image(admin_api, namespace) == IMAGE.format("1.3.0")
+
+
+# cni-vpc's deploy/podnetworking.yaml, as 2.0.0 ships it (trimmed to the fields the CNI reads).
+PODNETWORKING_CRD = "podnetworkings.vpc.uk8s.ucloud.cn"
+PODNETWORKING_MANIFEST = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": PODNETWORKING_CRD},
+    "spec": {"group": "vpc.uk8s.ucloud.cn", "scope": "Cluster",
+             "names": {"plural": "podnetworkings", "singular": "podnetworking", "kind": "PodNetworking",
+                       "listKind": "PodNetworkingList"},
+             "versions": [{"name": "v1beta1", "served": True, "storage": True, "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                               "spec": {"type": "object", "properties": {
+                                   "subnetIds": {"type": "array", "items": {"type": "string"}},
+                                   "securityGroupIds": {
+                                       "type": "array", "maxItems": 5, "items": {"type": "string"},
+                                       "x-kubernetes-validations": [{"rule": "self == oldSelf",
+                                                                     "message": "securityGroupIds is immutable"}]}}},
+                               "status": {"type": "object", "properties": {"status": {"type": "string"}}}}}}}]}}
+# The plan's account: roll the agent, read the CRD source, and create or patch that one CRD only.
+CRD_APPLIER_RULES = [*ROLL_DAEMONSET_RULES, {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+CRD_APPLIER_CLUSTER_RULES = [
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["create"]},
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+     "resourceNames": [PODNETWORKING_CRD], "verbs": ["get", "patch"]}]
+
+
+class CrdWatch:
+    """When the CRD was first seen (time.monotonic(), the PodRecorder's clock), polled from outside."""
+
+    def __init__(self, api, name: str):
+        self.ext, self.name = client.ApiextensionsV1Api(api), name
+        self.seen_at: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.seen_at is None and not self._stop.wait(0.05):
+            try:
+                self.ext.read_custom_resource_definition(self.name)
+                self.seen_at = time.monotonic()
+            except ApiException:
+                pass
+
+    def __enter__(self) -> CrdWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def delete_crd(admin_api, name: str) -> None:
+    ext = client.ApiextensionsV1Api(admin_api)
+    try:
+        ext.delete_custom_resource_definition(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    wait_for(lambda: name not in {c.metadata.name for c in ext.list_custom_resource_definition().items}, 60,
+             f"CRD {name} gone")
+
+
+def preview(cluster, tmp_path, manifest: dict) -> subprocess.CompletedProcess:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return subprocess.run([sys.executable, "-m", "cniupgrade", "plan", "-f", str(path)], capture_output=True,
+                          text=True, env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, timeout=120)
+
+
+def test_crossing_2_0_0_waits_for_approval_and_installs_the_podnetworking_crd_first(
+        admin_api, cluster, namespace, operator, plans, tmp_path):
+    delete_crd(admin_api, PODNETWORKING_CRD)  # cluster-scoped: an earlier run's must not be found
+    install_cni_vpc(admin_api, namespace, "1.2.0")
+    client.CoreV1Api(admin_api).create_namespaced_config_map(namespace, {
+        "metadata": {"name": "cni-vpc-crds"}, "data": {"podnetworking.yaml": yaml.safe_dump(PODNETWORKING_MANIFEST)}})
+    options = {"maintainedKubernetesMinors": ["1.36"], "crdSourceConfigMap": "cni-vpc-crds"}
+    try:
+        with PlanAccount(admin_api, namespace, "cni-vpc-upgrader", CRD_APPLIER_RULES, CRD_APPLIER_CLUSTER_RULES):
+            shown = preview(cluster, tmp_path, plan_manifest(namespace, "cni-vpc-upgrader", "2.0.1", **options))
+            assert shown.returncode == 0, shown.stderr
+            assert "would be: AwaitingApproval" in shown.stdout and "uk8s.breaking-2.0.0" in shown.stdout
+            assert "2.0.0 is a breaking release" in shown.stdout, shown.stdout
+
+            create_plan(plans, namespace, "cni-vpc-upgrader", "2.0.1", **options)  # requireApproval not set
+            status = plans.wait_phase("AwaitingApproval", timeout=60)
+            assert "uk8s.breaking-2.0.0" in plans.condition("Ready")["message"]
+            checks = {c["id"]: c for c in status["checks"]}
+            assert "breaking release" in checks["uk8s.breaking-2.0.0"]["message"]
+            assert checks["uk8s.podnetworking-crd"]["migration"] == "uk8s.apply-podnetworking-crd"
+            time.sleep(2)  # nothing changes while it waits
+            assert PODNETWORKING_CRD not in {c.metadata.name for c in client.ApiextensionsV1Api(
+                admin_api).list_custom_resource_definition().items}
+            assert agent_image(admin_api, namespace) == IMAGE.format("1.2.0")
+
+            with PodRecorder(admin_api, namespace, "app=cni-vpc-node") as recorder, \
+                    CrdWatch(admin_api, PODNETWORKING_CRD) as crd:
+                plans.patch_spec(approved=True)
+                status = plans.wait_phase("Succeeded", "Failed", timeout=180)
+            assert status["phase"] == "Succeeded", status
+            first_replaced = min(recorder.first_deletion_at(n) for n in recorder.deletion_order())
+            assert crd.seen_at is not None and crd.seen_at < first_replaced
+            installed = client.ApiextensionsV1Api(admin_api).read_custom_resource_definition(PODNETWORKING_CRD)
+            new_pods = client.CoreV1Api(admin_api).list_namespaced_pod(namespace, label_selector="app=cni-vpc-node")
+            assert all(installed.metadata.creation_timestamp <= p.metadata.creation_timestamp for p in new_pods.items)
+            assert len(set(recorder.deletion_order())) == E2E_NODES
+            assert agent_image(admin_api, namespace) == IMAGE.format("2.0.1")
+            assert {c["id"]: c["result"] for c in status["checks"]}["uk8s.podnetworking-crd"] == "Passed"
+            events = plan_events(admin_api, namespace, "MigrationApplied")
+            assert any("uk8s.apply-podnetworking-crd" in e.message and PODNETWORKING_CRD in e.message
+                       for e in events if e.reason == "MigrationApplied")
+    finally:
+        delete_crd(admin_api, PODNETWORKING_CRD)

@@ -251,6 +251,10 @@ class Uk8sOptions(ApiModel):
     restart_old_pods: Annotated[bool, Field(default=False, description=(
         "After the upgrade, rolling-restart the Deployments, StatefulSets and DaemonSets whose pods were created "
         "on a node before its upgrade (they keep the old network features until recreated)."))]
+    crd_source_config_map: Annotated[str | None, Field(default=None, max_length=253, pattern=DNS_SUBDOMAIN, description=(
+        "A ConfigMap in the plan's namespace whose values are cni-vpc's CRD manifests (the target's "
+        "deploy/podnetworking.yaml), applied before the agent rolls when a 2.x target needs the PodNetworking CRD "
+        "and it is missing. Only CRDs of vpc.uk8s.ucloud.cn are applied."))]
 
 
 class UpgradePlanSpec(ApiModel):

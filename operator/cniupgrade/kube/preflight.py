@@ -16,7 +16,7 @@ from cniupgrade.preflight.framework import Verdict, evaluate
 from cniupgrade.rollout.observation import Observation
 from cniupgrade.seams.mechanism import mechanism_for
 from cniupgrade.seams.objects import NodeInfo
-from cniupgrade.seams.plugin import PluginReport, plugin_for
+from cniupgrade.seams.plugin import PluginReport, plugin_for, version_order
 
 
 def with_preflight(api: client.ApiClient, spec: UpgradePlanSpec, observation: Observation,
@@ -63,9 +63,9 @@ def run_preflight(api: client.ApiClient, spec: UpgradePlanSpec, images: Mapping[
     plugin = plugin_for(spec)
     report = plugin.preflight(spec, KubeCluster(api), images, nodes)
     installed = report.installed_version or plugin.installed_version(images)
-    common = evaluate(generic_checks.CHECKS, generic_checks.VersionsSnapshot(installed, spec.target_version,
-                                                                             spec.allow_downgrade),
-                      None, None, spec.preflight.skip)
+    versions = generic_checks.VersionsSnapshot(installed, spec.target_version, spec.allow_downgrade,
+                                               version_order(plugin))  # in the vendor's release order
+    common = evaluate(generic_checks.CHECKS, versions, None, None, spec.preflight.skip)
     own = report.verdict or Verdict()
     return PluginReport(report.installed_version, Verdict(common.findings + own.findings,
                                                           common.skipped + own.skipped), report.excluded_nodes)

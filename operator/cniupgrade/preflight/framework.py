@@ -55,6 +55,9 @@ class Finding:
     objects: tuple[str, ...] = ()
     migration: str | None = None  # the migration that fixes it, when there is one
     after_upgrade: str = ""  # what to do once the upgrade has succeeded (posted as a FollowUp Event then)
+    # Failed, it holds the plan for spec.approved even without spec.requireApproval (say a breaking release): the
+    # admin resolves it by approving, so it never blocks.
+    needs_approval: bool = False
 
     @property
     def named_objects(self) -> str:
@@ -82,10 +85,15 @@ class Verdict:
 
     def blocking(self, warnings_block: bool) -> list[Finding]:
         blocking = {Severity.error} | ({Severity.warning} if warnings_block else set())
-        return [f for f in self.findings if not f.passed and f.severity in blocking and not f.migration]
+        return [f for f in self.findings if not f.passed and f.severity in blocking and not f.migration
+                and not f.needs_approval]
 
     def migrations(self) -> list[Finding]:
         return [f for f in self.findings if not f.passed and f.migration]
+
+    def approvals(self) -> list[Finding]:
+        """Failed findings that make the plan wait for spec.approved."""
+        return [f for f in self.findings if not f.passed and f.needs_approval]
 
 
 def evaluate(checks: Iterable[Check], snapshot, installed: Version | None, target: Version | None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from cniupgrade.preflight.framework import Check, Finding, Severity, parse_version
 
@@ -11,10 +12,12 @@ class VersionsSnapshot:
     installed: str | None
     target: str
     allow_downgrade: bool
+    # The plugin's release order (seams.plugin.version_order): a tag's sortable place, None when it has none.
+    version_key: Callable[[str | None], Any] = parse_version
 
 
 def downgrade(snap: VersionsSnapshot) -> Finding:
-    installed, target = parse_version(snap.installed), parse_version(snap.target)
+    installed, target = snap.version_key(snap.installed), snap.version_key(snap.target)
     if installed is None or target is None or target >= installed:
         return Finding("generic.downgrade", Severity.error, True, "the target is not older than the installed version")
     if snap.allow_downgrade:

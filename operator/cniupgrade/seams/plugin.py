@@ -8,11 +8,11 @@ never names a plugin; a plugin reads and changes the cluster only through seams.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import UpgradePlanStatus
-from cniupgrade.preflight.framework import Verdict
+from cniupgrade.preflight.framework import Verdict, parse_version
 from cniupgrade.seams.cluster import ClusterAccess, ClusterReads
 from cniupgrade.seams.objects import NodeInfo
 
@@ -65,6 +65,9 @@ class Plugin(Protocol):
     def installed_version(self, images: Mapping[str, str]) -> str | None:
         """The version a set of container images runs, read from the plugin's own images' tags."""
 
+    # Optional: `version_key(tag)`, the tag's place in the vendor's release order (None: not ordered), for a vendor
+    # whose tags do not sort as versions do. Core code asks through version_order(); without it, semantic order.
+
     def preflight(self, spec: UpgradePlanSpec, reads: ClusterReads, images: Mapping[str, str],
                   nodes: list[NodeInfo]) -> PluginReport:
         """The plugin's checks against the cluster (reads only)."""
@@ -115,6 +118,11 @@ def plugin_for(spec: UpgradePlanSpec) -> Plugin:
 
 def plugin_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
+
+
+def version_order(plugin: Plugin) -> Callable[[str | None], Any]:
+    """How the plugin orders its tags: its own version_key, else as versions (parse_version)."""
+    return getattr(plugin, "version_key", parse_version)
 
 
 class NoChart:
