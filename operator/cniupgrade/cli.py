@@ -9,6 +9,7 @@ import sys
 from cniupgrade import __version__
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_NO_CLUSTER = 0, 1, 2, 3
+EXIT_RUNNER_SECONDS = 10.0  # a step in flight gets this long to end (an API call's timeout is shorter)
 EXIT_EVENT_SECONDS = 5.0  # Events still queued at exit get this long, then are dropped (logged)
 
 
@@ -117,7 +118,7 @@ def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
     from cniupgrade import builtins, policy
-    from cniupgrade import handlers  # noqa: F401 - registers the handlers
+    from cniupgrade import handlers  # registers the handlers on import
 
     builtins.load_plugin_modules(args.plugin_module)
     policy.activate(security_policy(args))
@@ -131,6 +132,7 @@ def run_operator(args: argparse.Namespace) -> int:
 
         from cniupgrade.metrics import REGISTRY
         start_http_server(args.metrics_port, registry=REGISTRY)
+    elector = None
     if args.leader_elect:
         from cniupgrade import leader
         from cniupgrade.kube.client import api_client
@@ -140,9 +142,16 @@ def run_operator(args: argparse.Namespace) -> int:
         elector.wait_for_leadership()
         elector.keep_renewing(on_lost=leader.exit_now)
     kopf.run(clusterwide=True, standalone=args.standalone, liveness_endpoint=args.liveness or None)
+    # SIGTERM (kopf stops on it): every plan ends its current step and writes its status; only then is the
+    # Lease given up, so the next replica starts at once and never acts beside a step of ours still running.
+    log = logging.getLogger(__name__)
+    if unfinished := handlers.stop_all_runners(EXIT_RUNNER_SECONDS):
+        log.warning("exiting with %d plan loop(s) still in a step", unfinished)
+    if elector is not None and not unfinished:
+        elector.release()
     from cniupgrade.kube import event_queue
     if left := event_queue.shared().drain(EXIT_EVENT_SECONDS):
-        logging.getLogger(__name__).warning("exiting with %d Event(s) not posted", left)
+        log.warning("exiting with %d Event(s) not posted", left)
     return 0
 
 

@@ -60,7 +60,8 @@ class PlanRunner:
                                plural=models.PLURAL, field_selector=f"metadata.name={name}")
         self.view: PlanView | None = None
         self.backoff = 0.5
-        self.stop_requested = threading.Event()
+        self.stop_requested = threading.Event()  # the plan is being deleted: stop without writing
+        self.exiting = threading.Event()  # the operator is shutting down: stop after writing the last status
         self.finished = threading.Event()
         self.status_book = StatusBook()
         self.policy = policy.active()
@@ -74,11 +75,17 @@ class PlanRunner:
         self.wake.set()
         return self.finished.wait(timeout)
 
+    def exit_soon(self) -> None:
+        """The operator is shutting down: end after the current step, as when kopf stops the daemon."""
+        self.exiting.set()
+        self.wake.set()
+
     def run(self, stopped) -> None:
-        """Reconcile until `stopped` (kopf's daemon flag, or any object with is_set) or stop_and_wait()."""
+        """Reconcile until `stopped` (kopf's daemon flag, or any object with is_set), exit_soon() or
+        stop_and_wait()."""
         self.plan.start()
         try:
-            while not (stopped.is_set() or self.stop_requested.is_set()):
+            while not (stopped.is_set() or self.exiting.is_set() or self.stop_requested.is_set()):
                 self.wake.clear()
                 delay = self._step()
                 self._sleep(delay, stopped)
@@ -99,7 +106,7 @@ class PlanRunner:
 
     def _sleep(self, seconds: float, stopped) -> None:
         deadline = time.monotonic() + seconds
-        while not (stopped.is_set() or self.stop_requested.is_set() or self.wake.is_set()):
+        while not (stopped.is_set() or self.exiting.is_set() or self.stop_requested.is_set() or self.wake.is_set()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import kopf
 from kubernetes import client
@@ -55,6 +56,17 @@ def reconcile(namespace: str, name: str, uid: str, stopped: kopf.DaemonStopped, 
         with _runners_lock:
             if _runners.get(uid) is runner:
                 del _runners[uid]
+
+
+def stop_all_runners(timeout: float) -> int:
+    """On the way out (kopf has stopped): every plan's loop ends its current step and writes its last status;
+    returns how many did not end in time."""
+    with _runners_lock:
+        runners = list(_runners.values())
+    for runner in runners:
+        runner.exit_soon()
+    deadline = time.monotonic() + timeout
+    return sum(not runner.finished.wait(max(0.0, deadline - time.monotonic())) for runner in runners)
 
 
 def _stop_runner(uid: str) -> None:

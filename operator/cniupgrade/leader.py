@@ -50,6 +50,8 @@ class LeaderElector:
         self.coordination = client.CoordinationV1Api(api)
         self.namespace, self.name, self.me = namespace, name, me or identity()
         self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
+        self._stopping = threading.Event()
+        self._renewal: threading.Thread | None = None
 
     def _read(self) -> LeaseState | None:
         try:
@@ -75,8 +77,8 @@ class LeaderElector:
                 body["spec"].update(acquireTime=_micro(now), leaseTransitions=0)
                 self.coordination.create_namespaced_lease(self.namespace, body)
                 return True
-            if state.holder != self.me and not state.expired(now):
-                return False
+            if state.holder and state.holder != self.me and not state.expired(now):
+                return False  # held by another replica (no holder: released on a clean exit, free at once)
             if state.holder != self.me:  # taking over an expired Lease
                 body["spec"].update(acquireTime=_micro(now), leaseTransitions=state.transitions + 1)
             else:  # a renewal replaces the whole object: keep what it does not change
@@ -107,10 +109,11 @@ class LeaderElector:
         return False
 
     def keep_renewing(self, on_lost) -> threading.Thread:
-        """Renew in the background; call `on_lost` once it cannot renew within the lease's duration."""
+        """Renew in the background until release(); call `on_lost` once it cannot renew within the lease's
+        duration."""
         def loop() -> None:
             last_renewed = _now()
-            while True:
+            while not self._stopping.is_set():
                 try:
                     if self.try_acquire_or_renew():
                         last_renewed = _now()
@@ -122,10 +125,32 @@ class LeaderElector:
                 if (_now() - last_renewed).total_seconds() > self.lease_seconds - self.renew_seconds:
                     log.error("leader election: could not renew lease %s/%s in time", self.namespace, self.name)
                     return on_lost()
-                threading.Event().wait(self.renew_seconds)
-        thread = threading.Thread(target=loop, name="lease-renewal", daemon=True)
-        thread.start()
-        return thread
+                self._stopping.wait(self.renew_seconds)
+        self._renewal = threading.Thread(target=loop, name="lease-renewal", daemon=True)
+        self._renewal.start()
+        return self._renewal
+
+    def release(self) -> bool:
+        """On a clean exit, once nothing of ours acts any more: the Lease is given up at once (no holder), so the
+        standby takes over now instead of after the Lease's duration (controller-runtime's ReleaseOnCancel)."""
+        self._stopping.set()
+        if self._renewal is not None:
+            self._renewal.join(self.renew_seconds + 5)
+        state = self._read()
+        if state is None or state.holder != self.me:
+            return False
+        now = _micro(_now())
+        body = {"metadata": {"name": self.name, "namespace": self.namespace,
+                             "resourceVersion": state.resource_version},
+                "spec": {"holderIdentity": None, "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now,
+                         "leaseTransitions": state.transitions}}
+        try:
+            self.coordination.replace_namespaced_lease(self.name, self.namespace, body)
+        except ApiException as exc:
+            log.warning("leader election: could not release lease %s/%s: %s", self.namespace, self.name, exc.reason)
+            return False
+        log.info("leader election: %s released lease %s/%s", self.me, self.namespace, self.name)
+        return True
 
 
 def exit_now() -> None:

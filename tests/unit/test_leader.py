@@ -35,10 +35,20 @@ class LeaseStub:
 
 
 def elector(stub, me, seconds=10):
-    e = leader.LeaderElector.__new__(leader.LeaderElector)
-    e.coordination, e.namespace, e.name, e.me = stub, "ops", "lease", me
-    e.lease_seconds, e.renew_seconds = seconds, 1
+    e = leader.LeaderElector(None, "ops", seconds, 1, name="lease", me=me)
+    e.coordination = stub
     return e
+
+
+def test_a_clean_exit_releases_the_lease_and_the_standby_takes_it_at_once():
+    stub = LeaseStub()
+    a, b = elector(stub, "a"), elector(stub, "b")
+    assert a.try_acquire_or_renew() and not b.try_acquire_or_renew()
+    assert a.release()
+    assert stub.lease["spec"]["holderIdentity"] is None and stub.lease["spec"]["leaseDurationSeconds"] == 1
+    assert b.try_acquire_or_renew()  # no waiting for the lease's 10 s
+    assert stub.lease["spec"]["holderIdentity"] == "b" and stub.lease["spec"]["leaseTransitions"] == 1
+    assert not a.release() and stub.lease["spec"]["holderIdentity"] == "b"  # not a's to give up any more
 
 
 def test_first_acquires_second_waits_then_takes_over_an_expired_lease(monkeypatch):
