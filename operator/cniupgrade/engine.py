@@ -30,6 +30,7 @@ from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.decide import Decision, decide, iso, needs_preflight, settled, spec_digest
 from cniupgrade.rollout.observation import DaemonSetView, Observation
+from cniupgrade.rollout.rollback_request import rollback_requested
 from cniupgrade.seams.cluster import Forbidden, StepStuck
 from cniupgrade.seams.plugin import plugin_for
 from cniupgrade.status_book import StatusBook
@@ -167,7 +168,8 @@ class PlanRunner:
             return self._invalid(status, generation, str(exc))
         boundary = security_checks.namespace_boundary(self.namespace, spec.namespace, self.policy)
         now, plan_key = dt.datetime.now(dt.timezone.utc), f"{self.namespace}/{self.name}"
-        if settled(spec, status, retry):
+        rollback = rollback_requested(body)
+        if settled(spec, status, retry, rollback):
             # A finished plan needs nothing from the cluster: it drops its watches (a GitOps repo keeps old plans
             # around; each would otherwise wake on every pod event) and wakes again when its spec changes.
             self._drop_view()
@@ -178,9 +180,9 @@ class PlanRunner:
         else:
             self._ensure_view(spec.namespace, ds_name, plugin_for(spec).control_plane(spec))
             observation = self.view.observe()
-            if needs_preflight(spec, status, retry):
+            if needs_preflight(spec, status, retry, rollback):
                 observation = self._preflight(spec, observation)
-        decision = decide(spec, status, observation, generation, retry)
+        decision = decide(spec, status, observation, generation, retry, rollback)
         write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)

@@ -1,4 +1,5 @@
-"""Pause/resume, approval, the maintenance window, two plans on one DaemonSet, deletion mid-rollout."""
+"""Pause/resume, approval, the maintenance window, two plans on one DaemonSet, deletion mid-rollout, rollback on
+demand."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from localcluster.waiting import wait_for
 
@@ -128,3 +129,30 @@ def test_deleting_a_plan_mid_rollout_restores_the_update_strategy(admin_api, nam
     custom = client.CustomObjectsApi(admin_api)
     wait_for(lambda: not custom.list_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace,
                                                               "upgradeplans")["items"], 30, "the plan gone")
+
+
+def test_a_rollback_asked_for_after_succeeded_puts_every_node_back_under_the_gate(admin_api, namespace, operator,
+                                                                                  plans, kubectl):
+    """kubectl annotate on a Succeeded plan: the DaemonSet is held again, each node's agent replaced once more (the
+    first alone, then at most maxUnavailable at a time), back on the previous images; who asked is in status."""
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay="300ms")
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plans.create(rollout={"maxUnavailable": 3})
+        plans.wait_phase("Succeeded", timeout=180)
+        assert agent_images(admin_api, namespace).endswith(":v2.0.0")
+        kubectl("-n", namespace, "annotate", "upgradeplan", "upgrade", "cniupgrade.io/rollback=alice: latency up")
+        status = plans.wait_phase("RolledBack", timeout=180)
+        time.sleep(2)  # handled once: the annotation left in place starts nothing more (counted below)
+        assert plans.status()["phase"] == "RolledBack"
+    assert agent_images(admin_api, namespace).endswith(":v1.0.0")
+    assert strategy(admin_api, namespace) == ORIGINAL_STRATEGY  # given back once every pod is on the old images
+    uids = recorder.uids_per_node()
+    assert len(uids) == E2E_NODES and all(len(seen) == 3 for seen in uids.values()), {
+        n: len(u) for n, u in uids.items() if len(u) != 3}  # upgraded once, rolled back once: nothing ungated
+    assert recorder.max_unavailable() <= 3, recorder.peak_story()
+    record = status["rollback"]
+    assert record["requestedBy"] == "kubectl-annotate" and record["reason"] == "alice: latency up"
+    assert record["phase"] == "Succeeded" and record["requestedAt"]
+    assert status["counts"]["total"] == E2E_NODES and all(n["state"] == "RolledBack" for n in status["nodes"])
+    asked = [e for e in plan_events(admin_api, namespace, "RollbackRequested") if e.reason == "RollbackRequested"]
+    assert len(asked) == 1 and "kubectl-annotate" in asked[0].message and asked[0].type == "Warning"

@@ -19,6 +19,7 @@ SINGULAR = "upgradeplan"
 SHORT_NAMES = ["up", "upgplan"]
 # Set to a new value (say a timestamp) to retry a Failed or RolledBack plan without editing its spec.
 RETRY_ANNOTATION = f"{GROUP}/retry"
+ROLLBACK_ANNOTATION = f"{GROUP}/rollback"  # its value (say who and why) is kept in status.rollback
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -286,7 +287,11 @@ class UpgradePlanSpec(ApiModel):
     allow_downgrade: Annotated[bool, Field(default=False, description=(
         "Allow a target older than the installed version (refused otherwise, by check generic.downgrade)."))]
     rollback_on_failure: Annotated[bool, Field(default=False, description=(
-        "When a node fails its health gate, put the failed nodes (only those) back on the previous images."))]
+        "When a node fails its health gate, put every node the plan changed back on the previous version."))]
+    rollback: Annotated[bool, Field(default=False, description=(
+        "Roll the plan back, in any phase (also after Succeeded): every node it changed goes back to the previous "
+        "version, the first alone, then at most maxUnavailable at a time, each until Ready; through a chart the "
+        "release returns to its revision before the plan. The annotation cniupgrade.io/rollback does the same."))]
     chart: Annotated[Chart | None, Field(default=None, description=(
         "Upgrade through the plugin's helm chart (the release ends on the target chart, as installed); needs "
         "spec.serviceAccountName, as which helm runs. Without it, images are patched."))]

@@ -128,6 +128,16 @@ class ChartRelease(ApiModel):
         "sha256 of what the target chart renders with these values: approval covers it."))
 
 
+class RollbackRecord(ApiModel):
+    """Who asked for a rollback on demand, how and when (read from the plan's managedFields)."""
+    source: str = Field(description="spec.rollback or the annotation cniupgrade.io/rollback.")
+    requested_by: str = Field(default="", description=(
+        "The field manager that set it (e.g. kubectl-annotate, argocd-controller); the user is in the audit log."))
+    requested_at: str | None = None
+    reason: str = Field(default="", description="The annotation's value.")
+    phase: str = Field(default="", description="The phase the plan was in when asked.")
+
+
 class Counts(ApiModel):
     total: int = 0
     upgraded: int = 0
@@ -177,6 +187,10 @@ class UpgradePlanStatus(ApiModel):
     last_handled_retry: str | None = Field(default=None, description=(
         "The value of the cniupgrade.io/retry annotation last acted on: a Failed or RolledBack plan whose "
         "annotation differs plans again from the cluster as it is."))
+    rollback: RollbackRecord | None = Field(default=None, description="A rollback on demand, once asked for.")
+    last_handled_rollback: str | None = Field(default=None, description=(
+        "The rollback request last acted on (spec.rollback, or the annotation's value): kept across a retry, so "
+        "a retried plan is not rolled back again by the same request."))
 
     @model_validator(mode="before")
     @classmethod

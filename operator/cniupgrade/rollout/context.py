@@ -17,6 +17,7 @@ from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.layout import layout_of
 from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import Observation
+from cniupgrade.rollout.rollback_request import RollbackRequest
 
 RECHECK_SECONDS = 30.0
 
@@ -36,8 +37,8 @@ def iso(moment: dt.datetime) -> str:
 
 @last_by_identity
 def spec_digest(spec: UpgradePlanSpec) -> str:
-    """What shapes the plan; approval, pause and the window do not re-plan."""
-    shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window"})
+    """What shapes the plan; approval, pause, the window and a rollback request do not re-plan."""
+    shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window", "rollback"})
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -45,8 +46,9 @@ class Context:
     """One decision. Mutates its working copies only; `decide()` returns the result."""
 
     def __init__(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, generation: int,
-                 retry: str | None = None):
+                 retry: str | None = None, rollback: RollbackRequest | None = None):
         self.spec, self.obs, self.generation, self.retry = spec, obs, generation, retry
+        self.rollback = rollback  # a rollback asked for on demand (handled or not)
         self.status = self.initial = status
         self.now = iso(obs.now)
         self.digest = spec_digest(spec)

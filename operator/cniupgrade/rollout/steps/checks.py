@@ -50,6 +50,7 @@ def out_of_bounds(ctx: Context) -> Decision | None:
         conditions=cond.set_condition(ctx.status.conditions, cond.PREFLIGHT_PASSED, False, "ChecksFailed",
                                       f"blocked by {boundary.check_id} (see status.checks)", ctx.now, ctx.generation),
         checks=checks, spec_hash=ctx.digest, last_handled_retry=ctx.status.last_handled_retry,
+        last_handled_rollback=ctx.status.last_handled_rollback,
         approved_spec_hash=ctx.status.approved_spec_hash)
     report_new_failures(ctx, checks, previously_failed)
     return blocked(ctx, [boundary.check_id], previously_failed)
@@ -103,7 +104,8 @@ def plan(ctx: Context) -> Decision | None:
         previous_revision=ctx.initial.previous_revision if ours else ctx.obs.current_revision,
         original_update_strategy=original, plan=computed, spec_hash=ctx.digest,
         chart=ctx.obs.chart.release if ctx.obs.chart else None,
-        last_handled_retry=ctx.status.last_handled_retry, approved_spec_hash=ctx.status.approved_spec_hash,
+        last_handled_retry=ctx.status.last_handled_retry,
+        last_handled_rollback=ctx.status.last_handled_rollback, approved_spec_hash=ctx.status.approved_spec_hash,
         started_at=(ctx.status.started_at or ctx.now) if ours else None)
     report_new_failures(ctx, checks, previously_failed)
     if blocking and not ours:

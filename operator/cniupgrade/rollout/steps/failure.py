@@ -50,6 +50,13 @@ def rollback(ctx: Context) -> Decision | None:
     ungated once the strategy is back; then the strategy (through a chart: the release's previous revision)."""
     if ctx.status.phase is not Phase.rolling_back:
         return None
+    ds = ctx.obs.daemonset
+    if ds.owner != ctx.obs.plan_key:
+        # Released at the end (a rollback asked for after Succeeded): held again at OnDelete, in the same patch as
+        # the previous images, so the native controller replaces nothing ungated; through a chart, held first.
+        images = dict(ds.images) if restores_revision(ctx) else ctx.status.previous_images
+        ctx.actions.append(act.TakeOwnership(ctx.obs.plan_key, ctx.status.original_update_strategy or {},
+                                             ctx.status.previous_images, images))
     if not at_previous(ctx):
         ctx.actions.append(back_to_previous(ctx))
         ctx.wake_in(RECHECK_SECONDS)
@@ -64,11 +71,15 @@ def rollback(ctx: Context) -> Decision | None:
         if pod is not None and pod.revision != ctx.obs.current_revision:
             stale.append((name, pod))
         elif pod is not None and pod.ready:
-            why = result.message if result.state is NodeState.failed else "the plan rolled back"
+            why = result.message if result.state is NodeState.failed else (
+                "rollback asked for" if ctx.status.rollback else "the plan rolled back")
             ctx.node_update(name, NodeState.rolled_back, f"back on the previous version ({why})", finished_at=ctx.now)
         else:
             replacing.append(name)
-    room = max(ctx.status.plan.max_unavailable if ctx.status.plan else 1, 1) - len(replacing)
+    batch = max(ctx.status.plan.max_unavailable if ctx.status.plan else 1, 1)
+    if ctx.status.rollback and not any(r.state is NodeState.rolled_back for _, r in ctx.nodes.items()):
+        batch = 1  # asked for: the first node goes back alone, as a canary of the previous version
+    room = batch - len(replacing)
     for name, pod in stale:
         already_down = ctx.nodes[name].state is NodeState.failed
         if already_down or room > 0:
@@ -85,6 +96,10 @@ def rollback(ctx: Context) -> Decision | None:
         ctx.actions.append(act.ReleaseDaemonSet(ctx.status.original_update_strategy or {}))
     rolled = sorted(n for n, r in ctx.nodes.items() if r.state is NodeState.rolled_back)
     restored = f"helm release back at revision {chart.from_revision}" if chart else "original update strategy restored"
+    asked = ctx.status.rollback
+    why = f"as asked by {asked.source}" + (f" ({asked.requested_by})" if asked.requested_by else "") if asked \
+        else "after a health gate failed"
     return ctx.finish(Phase.rolled_back, "RolledBack",
-                      f"{', '.join(rolled)} rolled back to the previous version after a health gate failed; "
+                      f"{len(rolled)} node(s) rolled back to the previous version {why}"
+                      f"{': ' + ', '.join(rolled[:20]) if rolled else ''}{' ...' if len(rolled) > 20 else ''}; "
                       f"{restored}")
