@@ -317,3 +317,29 @@ def test_a_failed_chart_upgrade_rolls_back_the_nodes_then_the_release(
     touched = {node for node, uids in recorder.uids_per_node().items() if len(uids) > 1}
     assert touched == {canary} and len(recorder.uids_per_node()[canary]) == 3  # old, broken, old again
     plan_events(admin_api, namespace, "ReleaseRolledBack")
+
+
+def test_a_rollback_asked_for_after_a_chart_upgrade_succeeded_returns_nodes_then_the_release(
+        admin_api, namespace, chart_repo, installed, operator, plans):
+    """spec.rollback: true on a Succeeded chart plan (as a GitOps commit would): the agent is held again, each node
+    goes back to the previous ControllerRevision's template under the gate, then helm rolls the release back."""
+    apps = client.AppsV1Api(admin_api)
+    before = apps.read_namespaced_daemon_set("spiderpool-agent", namespace).spec.template.spec
+    with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+        plan_through_chart(plans, namespace, chart_repo.url, rollout={"maxUnavailable": 8})
+        assert plans.wait_phase("Succeeded", "Failed", timeout=180)["phase"] == "Succeeded"
+        plans.patch_spec(rollback=True)
+        status = plans.wait_phase("RolledBack", "Failed", timeout=180)
+        time.sleep(3)  # helm's rollback gave the strategy back: the native controller must find nothing to do
+    assert status["phase"] == "RolledBack", status.get("conditions")
+    assert status["rollback"]["source"] == "spec.rollback" and status["rollback"]["phase"] == "Succeeded"
+    assert [(r.chart, r.status, r.description) for r in installed.history("spiderpool", namespace)][-1] == \
+        ("spiderpool-0.9.5", "deployed", "Rollback to 1")
+    live = apps.read_namespaced_daemon_set("spiderpool-agent", namespace)
+    assert [c.name for c in live.spec.template.spec.init_containers] == [c.name for c in before.init_containers]
+    assert [c.image for c in live.spec.template.spec.containers] == [c.image for c in before.containers]
+    assert live.spec.update_strategy.type == "RollingUpdate"
+    uids = recorder.uids_per_node()
+    assert len(uids) == E2E_NODES and all(len(seen) == 3 for seen in uids.values()), {
+        n: len(u) for n, u in uids.items() if len(u) != 3}  # upgraded once, back once, by the gated rollout
+    assert recorder.max_unavailable() <= 8
