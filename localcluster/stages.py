@@ -17,6 +17,30 @@ NO_IP_EXPRESSION = '.spec.containers | map(.image | contains("no-ip")) | any'
 # A pod whose image contains "unpullable-on-<its node>" fails to pull its image there (ErrImagePull).
 UNPULLABLE_EXPRESSION = ('.spec.nodeName as $node | .spec.containers | '
                          'map(.image | contains("unpullable-on-" + $node)) | any')
+# A node labelled NOT_READY_LABEL gets no heartbeat and turns NotReady; without the label kwok makes it Ready again.
+NOT_READY_LABEL = "cniupgrade.test/not-ready"
+NOT_READY_KEY = f'.metadata.labels["{NOT_READY_LABEL}"]'
+NODE_STAGES = {"node-initialize", "node-heartbeat-with-lease"}
+NODE_NOT_READY_STAGE = {
+    "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
+    "metadata": {"name": "node-not-ready"},
+    "spec": {
+        "resourceRef": {"apiGroup": "v1", "kind": "Node"},
+        "selector": {"matchExpressions": [
+            {"key": NOT_READY_KEY, "operator": "Exists"},
+            {"key": '.status.conditions.[] | select( .type == "Ready" ) | .status', "operator": "In",
+             "values": ["True"]},
+        ]},
+        "next": {"statusTemplate": (
+            "conditions:\n"
+            "- type: Ready\n"
+            "  status: \"False\"\n"
+            "  reason: KubeletNotReady\n"
+            "  message: simulated (label cniupgrade.test/not-ready)\n"
+            "  lastHeartbeatTime: {{ Now | Quote }}\n"
+            "  lastTransitionTime: {{ Now | Quote }}\n")},
+    },
+}
 IMAGE_PULL_FAILURE_STAGE = {
     "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
     "metadata": {"name": "pod-image-pull-failure"},
@@ -57,6 +81,8 @@ def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> lis
             delay["durationMilliseconds"] = 0
             delay.pop("jitterDurationMilliseconds", None)
             delay.pop("jitterDurationFrom", None)  # pod-delete would otherwise wait out the grace period
+        if name in NODE_STAGES:
+            spec["selector"]["matchExpressions"].append({"key": NOT_READY_KEY, "operator": "DoesNotExist"})
         if name == "pod-create":
             spec["selector"]["matchExpressions"].append(
                 {"key": NO_IP_EXPRESSION, "operator": "NotIn", "values": ["true"]})
@@ -71,4 +97,4 @@ def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> lis
             spec["selector"]["matchExpressions"].append(
                 {"key": UNPULLABLE_EXPRESSION, "operator": "NotIn", "values": ["true"]})
         stages.append(stage)
-    return stages + [IMAGE_PULL_FAILURE_STAGE]
+    return stages + [IMAGE_PULL_FAILURE_STAGE, NODE_NOT_READY_STAGE]

@@ -6,6 +6,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
+from localcluster import stages
 from localcluster.waiting import wait_for
 
 NODES = E2E_NODES
@@ -138,3 +139,38 @@ def test_a_cordoned_node_is_upgraded_under_the_same_gates_unless_the_plan_opts_o
         assert daemonset(admin_api, namespace).spec.update_strategy.type == "OnDelete"  # no ungated replacement
     finally:
         core.patch_node(cordoned, {"spec": {"unschedulable": False}})
+
+
+def test_a_node_not_ready_when_planned_is_waited_for_and_upgraded_gated_once_it_is_back(admin_api, namespace,
+                                                                                        operator, plans):
+    """A node NotReady at planning time (kwok stops its heartbeat) with its old agent there: the plan upgrades the
+    others, waits for it, and once it is Ready again upgrades it in a batch of its own, under the gates."""
+    core = client.CoreV1Api(admin_api)
+    create_agent(admin_api, namespace, NODES)
+    name = "node-0005"
+    core.patch_node(name, {"metadata": {"labels": {stages.NOT_READY_LABEL: "true"}}})
+    try:
+        wait_for(lambda: not node_ready(core, name), 60, f"{name} NotReady")
+        with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+            plans.create(rollout={"maxUnavailable": 8, "notReadyNodes": {"waitSeconds": 300}})
+            wait_for(lambda: any(c["type"] == "Ready" and c["reason"] == "WaitingForNotReadyNodes"
+                                 for c in plans.status().get("conditions", [])), 120,
+                     "the plan waiting for the NotReady node")
+            status = plans.status()
+            assert f"{name}: not Ready" in status["plan"]["excluded"] and status["counts"]["upgraded"] == NODES - 1
+            assert name in plans.condition("Ready")["message"] and len(recorder.uids_per_node()[name]) == 1
+            core.patch_node(name, {"metadata": {"labels": {stages.NOT_READY_LABEL: None}}})  # kwok: Ready again
+            status = plans.wait_phase("Succeeded", "Failed", timeout=120)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        assert status["plan"]["batches"][-1] == [name] and not status["plan"].get("excluded")
+        assert status["counts"]["upgraded"] == NODES
+        assert len(recorder.uids_per_node()[name]) == 2  # its old agent, then the one the plan's batch made
+        assert next(c for c in status["conditions"] if c["type"] == "Degraded")["status"] == "False"
+        plan_events(admin_api, namespace, "NodesReadyAgain")
+    finally:
+        core.patch_node(name, {"metadata": {"labels": {stages.NOT_READY_LABEL: None}}})
+        wait_for(lambda: node_ready(core, name), 60, f"{name} Ready again")
+
+
+def node_ready(core: client.CoreV1Api, name: str) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in core.read_node(name).status.conditions or [])

@@ -324,8 +324,9 @@ def with_node_not_ready(obs, name: str):
 
 def test_a_node_left_out_on_the_previous_agent_keeps_the_daemonset_on_delete_and_is_named():
     """n4 is NotReady, so out of the plan, and still runs the old agent: restoring RollingUpdate at the end would
-    let the native controller replace it ungated. The plan succeeds for its nodes, says so, and keeps OnDelete."""
-    plan_spec = spec(rollout={"maxUnavailable": 5})
+    let the native controller replace it ungated. The plan succeeds for its nodes, says so, and keeps OnDelete
+    (waiting for it first is test_decide_not_ready's)."""
+    plan_spec = spec(rollout={"maxUnavailable": 5, "notReadyNodes": {"waitSeconds": 0}})
     first = decide(plan_spec, UpgradePlanStatus(), with_node_not_ready(observe(), "n4"), 1)
     assert "n4: not Ready" in first.status.plan.excluded
     status = first.status

@@ -102,6 +102,20 @@ def _check_max_unavailable(value: int | str) -> int | str:
     return value
 
 
+class NotReadyAction(str, Enum):
+    fail = "Fail"
+    degrade = "Degrade"
+
+
+class NotReadyNodes(ApiModel):
+    wait_seconds: Annotated[int, Field(default=300, ge=0, le=86400, description=(
+        "After the last batch, how long the plan waits for nodes that were NotReady when it was planned (their "
+        "agent still old); one that turns Ready in time is upgraded in a batch of its own, under the gates."))]
+    then: Annotated[NotReadyAction, Field(default=NotReadyAction.degrade, description=(
+        "Still NotReady after the wait: Fail (the plan fails naming them) or Degrade (Succeeded with Degraded=True "
+        "naming them). Either way the DaemonSet stays OnDelete while any of them runs the previous agent."))]
+
+
 class Rollout(ApiModel):
     canary: Annotated[Canary, Field(default_factory=Canary, description="The first, health-gated batch.",
                                     json_schema_extra=DEFAULT_EMPTY)]
@@ -128,6 +142,8 @@ class Rollout(ApiModel):
         "How long one node may take, from its old agent pod's deletion to passing the health gate."))]
     batch_delay_seconds: Annotated[int, Field(default=0, ge=0, le=86400,
                                               description="Mode Batches: wait this long after a batch passes before the next.")]
+    not_ready_nodes: Annotated[NotReadyNodes, Field(default_factory=NotReadyNodes, json_schema_extra=DEFAULT_EMPTY,
+                                                    description="Nodes NotReady when planned.")]
     probe: Annotated[ProbePod, Field(default_factory=ProbePod, description="The per-node CNI smoke gate.",
                                      json_schema_extra=DEFAULT_EMPTY)]
 

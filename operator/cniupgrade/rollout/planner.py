@@ -9,6 +9,7 @@ from cniupgrade.api.status import ComputedPlan
 from cniupgrade.seams.objects import NodeInfo
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
+NOT_READY = "not Ready"
 
 
 def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:
@@ -28,7 +29,7 @@ def exclusion_reason(node: NodeInfo, rollout: Rollout, has_agent: bool) -> str |
     if not node.schedulable and rollout.skip_cordoned:
         return "unschedulable (cordoned; spec.rollout.skipCordoned)"
     if not node.ready:
-        return "not Ready"
+        return NOT_READY
     if not has_agent:
         return "no agent pod"
     return None
@@ -68,3 +69,9 @@ def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: AbstractSet[str], 
     canary_batches = chunk(canary, size)
     return ComputedPlan(batches=canary_batches + chunk(rest, size), canary_batches=len(canary_batches),
                         excluded=excluded, max_unavailable=size)
+
+
+def not_ready_when_planned(plan: ComputedPlan) -> list[str]:
+    """The nodes the plan left out because they were NotReady (steps/not_ready.py waits for them)."""
+    suffix = f": {NOT_READY}"
+    return [entry[:-len(suffix)] for entry in plan.excluded if entry.endswith(suffix)]

@@ -11,6 +11,7 @@ from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso
 from cniupgrade.rollout.layout import PlanLayout, layout_of
 from cniupgrade.rollout.steps.failure import on_failure
+from cniupgrade.rollout.steps.not_ready import waiting_for_not_ready
 from cniupgrade.rollout.steps.prepull import before_the_daemonset
 
 
@@ -117,6 +118,9 @@ def advance_batches(ctx: Context) -> Decision:
         sliding = advance_window(ctx, lock_step)
         if sliding:
             return sliding
+    waiting = waiting_for_not_ready(ctx)
+    if waiting:
+        return waiting
     left = left_on_previous(ctx)
     if left:  # their pods would be replaced by the native controller, ungated: the DaemonSet stays OnDelete
         ctx.actions.append(act.ReleaseDaemonSet(None))
