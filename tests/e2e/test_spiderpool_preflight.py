@@ -14,9 +14,11 @@ from tests.e2e.kit import ROLL_DAEMONSET_RULES, PlanAccount
 from simulated.spiderpool import seed
 
 SECURITY_CHECKS = ["security.namespace-boundary", "security.image-policy", "security.cluster-scope"]
-EXPECTED_ORDER = [*SECURITY_CHECKS, "generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
+EXPECTED_ORDER = [*SECURITY_CHECKS, "generic.downgrade", "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels",
+                  "spiderpool.endpoint-owner-type", "spiderpool.stored-versions", "spiderpool.fields-1.0.0",
                   "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
-                  "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.controller-replicas",
+                  "spiderpool.coordinator-txqueuelen", "spiderpool.default-objects", "spiderpool.duplicate-ips",
+                  "spiderpool.renamed-values", "spiderpool.cleanup-hook", "spiderpool.controller-replicas",
                   "spiderpool.host-ports", "spiderpool.helm-release-behind"]
 
 
@@ -45,7 +47,9 @@ SPIDERPOOL_RULES = [*ROLL_DAEMONSET_RULES,
                     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
 SPIDERPOOL_CLUSTER_RULES = [
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["create", "patch"]},
-    {"apiGroups": [seed.GROUP], "resources": ["spiderippools", "spiderendpoints"], "verbs": ["patch"]}]
+    {"apiGroups": [seed.GROUP], "resources": ["spiderippools", "spiderendpoints"], "verbs": ["patch"]},
+    {"apiGroups": [seed.GROUP], "resources": ["spidercoordinators", "spidermultusconfigs"],
+     "verbs": ["get", "list", "patch", "create"]}]
 
 
 def spiderpool_plan(plans, **spec):
@@ -64,12 +68,15 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
     failed = {i for i, c in checks.items() if c["result"] == "Failed"}
     assert failed == set(EXPECTED_ORDER) - {"security.namespace-boundary", "security.image-policy",
                                             "generic.downgrade", "spiderpool.skip-0.9.0",
-                                            "spiderpool.helm-release-behind"}
+                                            "spiderpool.stored-versions", "spiderpool.fields-1.0.0",
+                                            "spiderpool.cleanup-hook", "spiderpool.helm-release-behind",
+                                            "spiderpool.renamed-values"}  # its keys change at 1.0.0 only
     # its migrations reach beyond the namespace of a plan that is neither trusted nor acting as an account
     # (the CRDs are no migration here: without spec.spiderpool.crdSourceConfigMap there is nothing to apply)
     assert checks["security.cluster-scope"]["objects"] == [
         "migration spiderpool.add-auto-pool-labels: SpiderIPPools (cluster-scoped)",
-        "migration spiderpool.endpoint-owner-type-pod: SpiderEndpoints in every namespace"]
+        "migration spiderpool.endpoint-owner-type-pod: SpiderEndpoints in every namespace",
+        "migration spiderpool.create-default-objects: the default SpiderCoordinator (cluster-scoped)"]
     assert "spec.serviceAccountName" in checks["security.cluster-scope"]["remediation"]
     assert checks["spiderpool.auto-pool-labels"]["objects"] == [seeded["old_pool"]]
     assert checks["spiderpool.endpoint-owner-type"]["objects"] == [seeded["endpoint_none"]]

@@ -45,8 +45,10 @@ class FakeCluster:
     def kubernetes_version(self) -> str:
         return self.version
 
-    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict) -> None:
-        self.writes.append(("patch", resource.plural, namespace, name, body))
+    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict,
+              subresource: str | None = None) -> None:
+        plural = f"{resource.plural}/{subresource}" if subresource else resource.plural
+        self.writes.append(("patch", plural, namespace, name, body))
 
     def delete(self, resource: Resource, name: str, namespace: str | None, uid: str | None = None) -> None:
         self.writes.append(("delete", resource.plural, namespace, name, uid))

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.plugins.spiderpool.migrator import crd_refusal
+from cniupgrade.plugins.crd_source import crd_refusal as refusal_of
 from cniupgrade.kube.preflight import images_snapshot
 from cniupgrade.policy import SecurityPolicy, split_list
 from cniupgrade.seams.plugin import plugin_for
@@ -140,17 +140,16 @@ def webhook(**client_config) -> dict:
 
 
 def test_only_the_plugins_own_crds_with_a_conversion_webhook_in_its_namespace_are_applied():
-    assert crd_refusal(crd(), "kube-system") is None
-    assert crd_refusal(crd(conversion=webhook(service={"namespace": "kube-system", "name": "spiderpool"})),
-                       "kube-system") is None
-    assert "only spiderpool.spidernet.io CRDs" in crd_refusal(crd("example.com"), "kube-system")
+    def refusal(doc):
+        return refusal_of(doc, "spiderpool.spidernet.io", "kube-system")
+    assert refusal(crd()) is None
+    assert refusal(crd(conversion=webhook(service={"namespace": "kube-system", "name": "spiderpool"}))) is None
+    assert "only spiderpool.spidernet.io CRDs" in refusal(crd("example.com"))
     other_group = {**crd(), "spec": {"group": "evil.example.com"}}  # named like one of ours, serving another group
-    assert crd_refusal(other_group, "kube-system")
-    assert "https://evil.example/convert" in crd_refusal(crd(conversion=webhook(url="https://evil.example/convert")),
-                                                         "kube-system")
-    assert "Service team-a/hook" in crd_refusal(
-        crd(conversion=webhook(service={"namespace": "team-a", "name": "hook"})), "kube-system")
-    assert crd_refusal({"kind": "ClusterRoleBinding", "metadata": {"name": "x"}}, "kube-system")
+    assert refusal(other_group)
+    assert "https://evil.example/convert" in refusal(crd(conversion=webhook(url="https://evil.example/convert")))
+    assert "Service team-a/hook" in refusal(crd(conversion=webhook(service={"namespace": "team-a", "name": "hook"})))
+    assert refusal({"kind": "ClusterRoleBinding", "metadata": {"name": "x"}})
 
 
 def scope(cluster_wide=("migration spiderpool.apply-crds: Spiderpool's CustomResourceDefinitions",), **kw):

@@ -135,13 +135,15 @@ def test_a_0_3_5_to_0_9_5_preview_lists_every_applicable_note_in_order():
     verdict = evaluate(checks.CHECKS, snap(), Version("0.3.5"), Version("0.9.5"))
     assert [f.check_id for f in verdict.findings] == [
         "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
-        "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
-        "spiderpool.coordinator-txqueuelen", "spiderpool.duplicate-ips", "spiderpool.renamed-values",
-        "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind"]
+        "spiderpool.stored-versions", "spiderpool.fields-1.0.0", "spiderpool.missing-crds",
+        "spiderpool.multus-uninstall", "spiderpool.init-pod", "spiderpool.coordinator-txqueuelen",
+        "spiderpool.default-objects", "spiderpool.duplicate-ips", "spiderpool.renamed-values",
+        "spiderpool.cleanup-hook", "spiderpool.controller-replicas", "spiderpool.host-ports",
+        "spiderpool.helm-release-behind"]
     later = evaluate(checks.CHECKS, snap(target="1.2.2"), Version("0.9.5"), Version("1.2.2"))
-    assert [f.check_id for f in later.findings] == ["spiderpool.skip-0.9.0", "spiderpool.renamed-values",
-                                                    "spiderpool.controller-replicas", "spiderpool.host-ports",
-                                                    "spiderpool.helm-release-behind"]
+    assert [f.check_id for f in later.findings] == [
+        "spiderpool.skip-0.9.0", "spiderpool.fields-1.0.0", "spiderpool.renamed-values", "spiderpool.cleanup-hook",
+        "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind"]
 
 
 def test_the_running_images_name_the_installed_version_before_a_helm_release_left_behind():

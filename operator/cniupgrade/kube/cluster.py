@@ -3,6 +3,7 @@ group, version and plural (as client-go's dynamic client does)."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Iterator, Mapping
 
 from kubernetes import client
@@ -12,6 +13,8 @@ from cniupgrade.kube.client import PAGE, interleave
 from cniupgrade.seams.cluster import Forbidden, Resource
 
 FIELD_MANAGER = "cniupgrade"
+# Objects per list page; tests set it small so that a few objects already span several pages.
+PAGE_SIZE = int(os.environ.get("CNIUPGRADE_PAGE_SIZE", PAGE))
 
 
 def path_of(resource: Resource, namespace: str | None = None, name: str | None = None) -> str:
@@ -54,7 +57,7 @@ class KubeCluster:
               label_selector: str | None = None) -> Iterator[list[dict]]:
         token = None
         while True:
-            query = [("limit", PAGE)] + ([("labelSelector", label_selector)] if label_selector else []) + (
+            query = [("limit", PAGE_SIZE)] + ([("labelSelector", label_selector)] if label_selector else []) + (
                 [("continue", token)] if token else [])
             page = self._call("GET", path_of(resource, namespace), query) or {}
             yield page.get("items") or []
@@ -78,9 +81,10 @@ class KubeCluster:
         return client.VersionApi(self.api).get_code().git_version
 
     # ---- writes --------------------------------------------------------------------------------------
-    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict) -> None:
-        self._call("PATCH", path_of(resource, namespace, name), body=body,
-                   content_type="application/merge-patch+json")
+    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict,
+              subresource: str | None = None) -> None:
+        path = path_of(resource, namespace, name) + (f"/{subresource}" if subresource else "")
+        self._call("PATCH", path, body=body, content_type="application/merge-patch+json")
 
     def delete(self, resource: Resource, name: str, namespace: str | None, uid: str | None = None) -> None:
         body = {"preconditions": {"uid": uid}} if uid else None

@@ -18,6 +18,9 @@ from cniupgrade.seams.cluster import StepStuck
 
 HELM_BINARY_ENV = "HELM_BINARY"
 DEFAULT_TIMEOUT = 120.0
+# `helm uninstall` and its aliases: never run. From Spiderpool 1.0.0 the chart's pre-delete hook deletes every
+# Spider* object and the CRDs (all IP state); an upgrade never needs an uninstall.
+NEVER_RUN = frozenset({"uninstall", "delete", "del", "un"})
 
 
 class HelmError(StepStuck):
@@ -44,6 +47,9 @@ class HelmCli:
         self.binary, self.kubeconfig, self.timeout, self.as_user = str(found), kubeconfig, timeout, as_user
 
     def run(self, *args: str, stdin: str | None = None, timeout: float | None = None) -> str:
+        if args and args[0] in NEVER_RUN:
+            raise HelmError(f"helm {args[0]} refused: the operator never uninstalls a release (a chart's pre-delete "
+                            f"hook may delete all the plugin's state)")
         command = [self.binary, *args, *(["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig else []),
                    *(["--kube-as-user", self.as_user] if self.as_user else [])]
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from cniupgrade.seams.cluster import CONFIGMAPS, CRDS, ClusterAccess
+from cniupgrade.seams.cluster import CONFIGMAPS, CRDS, ClusterAccess, ClusterReads
 from cniupgrade.seams.plugin import MigrationError
 
 
@@ -27,13 +27,13 @@ def crd_refusal(doc: dict, group: str, plugin_namespace: str) -> str | None:
     return None
 
 
-def apply_crds(acting: ClusterAccess, config_map: str | None, plan_namespace: str, group: str,
-               plugin_namespace: str, field: str) -> list[str]:
-    """Apply the CRDs in ConfigMap `config_map` (read and applied as the plan's identity); their names.
-    `field` names the spec field that sets the ConfigMap, for the error when it is not set."""
+def vetted_crds(reads: ClusterReads, config_map: str | None, plan_namespace: str, group: str,
+                plugin_namespace: str, field: str) -> list[dict]:
+    """The CRDs in ConfigMap `config_map` (read as the plan's identity), every one vetted (a bad source changes
+    nothing). `field` names the spec field that sets the ConfigMap, for the error when it is not set."""
     if not config_map:
         raise MigrationError(f"{field} is not set")
-    source = acting.get(CONFIGMAPS, config_map, plan_namespace)
+    source = reads.get(CONFIGMAPS, config_map, plan_namespace)
     if source is None:
         raise MigrationError(f"ConfigMap {plan_namespace}/{config_map} not found")
     try:
@@ -43,9 +43,16 @@ def apply_crds(acting: ClusterAccess, config_map: str | None, plan_namespace: st
         raise MigrationError(f"ConfigMap {config_map}: not YAML ({exc})") from None
     if not manifests:
         raise MigrationError(f"ConfigMap {config_map} holds no manifest")
-    for key, doc in manifests:  # all are vetted before any is applied: a bad source changes nothing
+    for key, doc in manifests:
         if refusal := crd_refusal(doc if isinstance(doc, dict) else {}, group, plugin_namespace):
             raise MigrationError(f"ConfigMap {config_map}/{key}: {refusal}")
-    for _, doc in manifests:
+    return [doc for _, doc in manifests]
+
+
+def apply_crds(acting: ClusterAccess, config_map: str | None, plan_namespace: str, group: str,
+               plugin_namespace: str, field: str) -> list[str]:
+    """Apply the vetted CRDs of ConfigMap `config_map` as the plan's identity; their names."""
+    crds = vetted_crds(acting, config_map, plan_namespace, group, plugin_namespace, field)
+    for doc in crds:
         acting.apply(CRDS, doc)
-    return [doc["metadata"]["name"] for _, doc in manifests]
+    return [doc["metadata"]["name"] for doc in crds]

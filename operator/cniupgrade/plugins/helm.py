@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from cniupgrade.plugins.dotted import lookup
+
 GZIP_MAGIC = b"\x1f\x8b"
 LIVE_STATUSES = ("deployed", "pending-upgrade", "pending-rollback", "pending-install", "failed", "superseded")
 
@@ -30,12 +32,7 @@ class HelmRelease:
     values: Mapping[str, Any] = field(default_factory=dict)  # `config`: what `helm get values` prints
 
     def value(self, dotted: str, default: Any = None) -> Any:
-        node: Any = self.values
-        for key in dotted.split("."):
-            if not isinstance(node, Mapping) or key not in node:
-                return default
-            node = node[key]
-        return node
+        return lookup(self.values, dotted, default)
 
 
 def decode_release(data: str, from_secret: bool = True) -> dict:

@@ -60,8 +60,10 @@ class ClusterReads(Protocol):
 
 
 class ClusterWrites(Protocol):
-    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict) -> None:
-        """A JSON merge patch; a metadata.resourceVersion in `body` makes a concurrent change fail instead."""
+    def patch(self, resource: Resource, name: str, namespace: str | None, body: dict,
+              subresource: str | None = None) -> None:
+        """A JSON merge patch; a metadata.resourceVersion in `body` makes a concurrent change fail instead.
+        `subresource` (e.g. "status") patches that instead: a CRD's status.storedVersions is written only there."""
 
     def delete(self, resource: Resource, name: str, namespace: str | None, uid: str | None = None) -> None:
         """Delete, with the UID as precondition when given; gone already is fine."""

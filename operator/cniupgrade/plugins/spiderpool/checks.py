@@ -10,8 +10,9 @@ from typing import Any, Iterable, Mapping
 from packaging.version import Version
 
 from cniupgrade.plugins.helm import HelmRelease
-from cniupgrade.plugins.spiderpool import facts
+from cniupgrade.plugins.spiderpool import facts, object_checks
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
+from cniupgrade.plugins.spiderpool.stored_versions_check import v1_stored
 from cniupgrade.plugins.spiderpool.value_changes import CHANGES as VALUES_CHANGES
 from cniupgrade.plugins.spiderpool.values import changed_keys
 from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity, parse_version
@@ -30,6 +31,7 @@ class SpiderpoolSnapshot:
     init_pod: Mapping | None = None  # a Pod (not a Job's pod) named spiderpool-init
     crd_source: str | None = None  # spec.spiderpool.crdSourceConfigMap: the operator can apply CRDs from it
     running_version: str | None = None  # the oldest version its images run (running_version())
+    v1_stored: Mapping[str, int] = field(default_factory=dict)  # CRD -> its objects, of CRDs storing v1 (< 0.4.0)
 
     def value(self, key: str, default: Any = None) -> Any:
         return self.release.value(key, default) if self.release else default
@@ -261,6 +263,10 @@ CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
     Check("spiderpool.auto-pool-labels", "auto pool labels (< 0.3.6)", auto_pool_labels, Crossing(("<0.3.6",)), 10),
     Check("spiderpool.endpoint-owner-type", "SpiderEndpoint ownerControllerType (< 0.4.0)", endpoint_owner_type,
           Crossing(("<0.4.0",)), 20),
+    Check("spiderpool.stored-versions", "objects stored as v1 (< 0.4.0)", v1_stored, Crossing(("<0.4.0",)), 22),
+    # before every check that applies the target CRDs: the fields are recorded before the CRDs prune them
+    Check("spiderpool.fields-1.0.0", "fields 1.0.0 renames or drops", object_checks.fields_1_0,
+          order=object_checks.FIELDS_ORDER),
     Check("spiderpool.missing-crds", "new CRDs (<= 0.5.0)", missing_crds, Crossing(("<=0.5.0",)), 30),
     Check("spiderpool.multus-uninstall", "multus.multusCNI.uninstall (<= 0.7.3)", multus_uninstall,
           Crossing(("<=0.7.3",)), 40),
@@ -268,9 +274,13 @@ CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
           Crossing(("<=0.8.7", ">=0.9.0,<=0.9.4")), 45),
     Check("spiderpool.coordinator-txqueuelen", "SpiderCoordinator txQueueLen (< 0.9.0)", coordinator_tx_queue_len,
           Crossing(("<0.9.0",)), 50),
+    # after every check that applies the target CRDs: the defaults need them
+    Check("spiderpool.default-objects", "default SpiderCoordinator and SpiderMultusConfig (< 0.6.0)",
+          object_checks.default_objects, Crossing(("<0.6.0",)), object_checks.DEFAULTS_ORDER),
     Check("spiderpool.duplicate-ips", "duplicate IPs (<= 0.9.4)", duplicate_ips, Crossing(("<=0.9.4",)), 60),
     Check("spiderpool.renamed-values", "values renamed or removed", renamed_values,
           Crossing(tuple(f"<{change.at}" for change in VALUES_CHANGES)), 70),
+    Check("spiderpool.cleanup-hook", "pre-delete cleanup hook (>= 1.0.0)", object_checks.cleanup_hook, order=75),
     Check("spiderpool.controller-replicas", "controller replicas vs nodes", controller_replicas, order=80),
     Check("spiderpool.host-ports", "host-port conflicts", host_port_conflicts, order=90),
     Check("spiderpool.helm-release-behind", "helm release vs running version", helm_release_behind, order=100),

@@ -13,6 +13,11 @@ CLUSTER_WIDE_MIGRATIONS = {
     "spiderpool.apply-crds": "Spiderpool's CustomResourceDefinitions",
     "spiderpool.endpoint-owner-type-pod": "SpiderEndpoints in every namespace",
     "spiderpool.add-auto-pool-labels": "SpiderIPPools (cluster-scoped)",
+    "spiderpool.storage-version-v2beta1": "Spiderpool's CustomResourceDefinitions (versions, status.storedVersions) "
+                                          "and every Spiderpool object, written again as v2beta1",
+    "spiderpool.rewrite-1.0-fields": "SpiderIPPools, SpiderSubnets and SpiderCoordinators (cluster-scoped), "
+                                     "SpiderMultusConfigs in every namespace",
+    "spiderpool.create-default-objects": "the default SpiderCoordinator (cluster-scoped)",
 }
 
 CLUSTER_SCOPED = frozenset({"spiderippools", "spidersubnets", "spiderreservedips", "spidercoordinators"})

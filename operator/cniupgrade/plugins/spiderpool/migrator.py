@@ -5,13 +5,15 @@ made from, through `acting` (the plan's identity: its impersonated ServiceAccoun
 """
 from __future__ import annotations
 
-import yaml
 
 from cniupgrade.api.models import UpgradePlanSpec
+from cniupgrade.plugins.crd_source import vetted_crds
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.migrations import CannotDerive, new_auto_pool_labels
+from cniupgrade.plugins.spiderpool.object_migrations import ObjectMigrations
 from cniupgrade.plugins.spiderpool.reader import served_version, spider
-from cniupgrade.seams.cluster import (CONFIGMAPS, CRDS, CRONJOBS, DAEMONSETS, DEPLOYMENTS, JOBS, PODS, REPLICASETS,
+from cniupgrade.plugins.spiderpool.storage_move import StorageVersionMove
+from cniupgrade.seams.cluster import (CRDS, CRONJOBS, DAEMONSETS, DEPLOYMENTS, JOBS, PODS, REPLICASETS,
                                       STATEFULSETS, ClusterAccess, ClusterReads, items)
 from cniupgrade.seams.plugin import MigrationError
 
@@ -19,36 +21,22 @@ WORKLOAD_KINDS = ((DEPLOYMENTS, "Deployment"), (STATEFULSETS, "StatefulSet"), (D
                   (REPLICASETS, "ReplicaSet"), (JOBS, "Job"), (CRONJOBS, "CronJob"))
 
 
-def crd_refusal(doc: dict, plugin_namespace: str) -> str | None:
-    """Why a manifest from the CRD source is not applied: only Spiderpool's own CRDs, and a conversion webhook
-    only to a Service in the plugin's namespace (a URL or another Service would receive every object)."""
-    name = (doc.get("metadata") or {}).get("name") or ""
-    if doc.get("kind") != "CustomResourceDefinition" or not name.endswith("." + facts.GROUP) \
-            or (doc.get("spec") or {}).get("group") != facts.GROUP:
-        return f"holds {doc.get('kind')} {name}: only {facts.GROUP} CRDs are applied"
-    conversion = (doc.get("spec") or {}).get("conversion") or {}
-    if conversion.get("strategy") == "Webhook":
-        client_config = (conversion.get("webhook") or {}).get("clientConfig") or {}
-        service = client_config.get("service") or {}
-        if client_config.get("url") or service.get("namespace") != plugin_namespace:
-            where = client_config.get("url") or f"Service {service.get('namespace')}/{service.get('name')}"
-            return (f"CRD {name} converts through {where}: only a Service in the plugin's namespace "
-                    f"{plugin_namespace} is accepted")
-    return None
-
-
 class SpiderpoolMigrator:
     def __init__(self, spec: UpgradePlanSpec, plan_namespace: str, reads: ClusterReads, acting: ClusterAccess):
         self.spec, self.plan_namespace = spec, plan_namespace
         self.reads, self.writes, self.acting_reads = reads, acting, acting
+        self.objects = ObjectMigrations(spec, reads, acting)
 
     def run(self, migration_id: str) -> str:
         handlers = {
             "spiderpool.endpoint-owner-type-pod": self.endpoint_owner_type_pod,
             "spiderpool.delete-init-pod": self.delete_init_pod,
+            "spiderpool.storage-version-v2beta1": self.storage_version_v2beta1,
             "spiderpool.apply-crds": self.apply_crds,
             "spiderpool.add-auto-pool-labels": self.add_auto_pool_labels,
             "spiderpool.controller-max-surge-0": self.controller_max_surge_0,
+            "spiderpool.rewrite-1.0-fields": self.objects.rewrite_1_0_fields,
+            "spiderpool.create-default-objects": self.objects.create_default_objects,
         }
         if migration_id not in handlers:
             raise MigrationError(f"unknown migration {migration_id}")
@@ -83,21 +71,20 @@ class SpiderpoolMigrator:
         self.writes.delete(PODS, facts.INIT_POD, self.spec.namespace, uid=pod["metadata"]["uid"])
         return f"deleted Pod {self.spec.namespace}/{facts.INIT_POD}"
 
+    def storage_version_v2beta1(self) -> str:
+        """< 0.4.0: objects stored as v1 move to v2beta1 before the target's v2beta1-only CRDs are applied."""
+        return StorageVersionMove(self.reads, self.writes).run()
+
     def apply_crds(self) -> str:
         name = self.spec.spiderpool.crd_source_config_map
-        if not name:
-            raise MigrationError("spec.spiderpool.crdSourceConfigMap is not set")
-        source = self.acting_reads.get(CONFIGMAPS, name, self.plan_namespace)
-        if source is None:
-            raise MigrationError(f"ConfigMap {self.plan_namespace}/{name} not found")
-        manifests = [(key, doc) for key, text in sorted((source.get("data") or {}).items())
-                     for doc in yaml.safe_load_all(text) if doc]
-        for key, doc in manifests:  # all are vetted before any is applied: a bad source changes nothing
-            if refusal := crd_refusal(doc, self.spec.namespace):
-                raise MigrationError(f"ConfigMap {name}/{key}: {refusal}")
-        for _, doc in manifests:
+        crds = vetted_crds(self.acting_reads, name, self.plan_namespace, facts.GROUP, self.spec.namespace,
+                           "spec.spiderpool.crdSourceConfigMap")
+        if lost := self.objects.would_lose(crds):  # whatever order the migrations came in
+            raise MigrationError(f"these CRDs would prune fields not yet recorded from {'; '.join(lost)}: "
+                                 f"spiderpool.rewrite-1.0-fields must run first")
+        for doc in crds:
             self.writes.apply(CRDS, doc)
-        return f"applied CRDs {', '.join(d['metadata']['name'] for _, d in manifests)} from ConfigMap {name}"
+        return f"applied CRDs {', '.join(d['metadata']['name'] for d in crds)} from ConfigMap {name}"
 
     def _workloads(self) -> list[dict]:
         return [{"kind": kind, "metadata": w["metadata"]} for resource, kind in WORKLOAD_KINDS
@@ -111,7 +98,9 @@ class SpiderpoolMigrator:
             labels = pool["metadata"].get("labels") or {}
             if facts.OLD_AUTO_POOL_LABEL not in labels or all(k in labels for k in facts.AUTO_POOL_LABELS):
                 continue
-            workloads = workloads if workloads is not None else self._workloads()
+            if workloads is None:  # the first pool to change: its webhook needs the controller
+                self.objects.require_controller_ready()
+                workloads = self._workloads()
             try:
                 new = new_auto_pool_labels(pool, workloads)
             except CannotDerive as exc:

@@ -4,6 +4,7 @@ Pools, endpoints and pods are streamed page by page into a ClusterScan, never he
 """
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Iterator
 
 from packaging.version import Version
@@ -13,12 +14,14 @@ from cniupgrade.plugins import helm
 from cniupgrade.plugins.spiderpool import facts
 from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot, host_ports
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
+from cniupgrade.plugins.spiderpool.storage_version import OLD_CRDS, OLD_PLURALS, stores_old
 from cniupgrade.seams.cluster import (CONFIGMAPS, CRDS, DEPLOYMENTS, NAMESPACES, PODS, SECRETS, ClusterReads,
                                       Forbidden, Resource, items)
 from cniupgrade.seams.objects import NodeInfo
 
 SERVED_VERSIONS = ("v2beta1", "v1")  # 0.3.x served only v1
 ENDPOINT_STREAMS = 3
+OTHER_KINDS = ("spidersubnets", "spidercoordinators", "spidermultusconfigs")  # few objects: one list each
 
 
 def spider(plural: str, version: str) -> Resource:
@@ -49,6 +52,15 @@ class SpiderpoolReader:
                 found[name] = crd
         return found
 
+    def v1_stored(self) -> dict[str, int]:
+        """The Spiderpool CRDs that still list v1 in status.storedVersions -> how many objects each holds."""
+        found = {}
+        for plural, name in zip(OLD_PLURALS, OLD_CRDS):
+            crd = self.reads.get(CRDS, name)
+            if crd is not None and stores_old(crd):
+                found[name] = sum(len(page) for page in self._custom(plural, served_version(self.reads, plural)))
+        return found
+
     def _custom(self, plural: str, version: str | None, namespaces: Iterable[str] | None = None
                 ) -> Iterator[list[dict]]:
         """Pages of a Spiderpool resource in `version` (None: not served): cluster-wide, or namespace by namespace."""
@@ -74,10 +86,12 @@ class SpiderpoolReader:
         scan = ClusterScan(host_ports(release))
         streams = {"pools": self._custom("spiderippools", served_version(self.reads, "spiderippools")),
                    **self._endpoint_streams(),
-                   "pods": self.reads.pages(PODS)}
+                   "pods": self.reads.pages(PODS),
+                   **{plural: self._custom(plural, served_version(self.reads, plural)) for plural in OTHER_KINDS}}
         try:
             for kind, page in self.reads.interleave(streams):
-                add = scan.add_pool if kind == "pools" else scan.add_pod if kind == "pods" else scan.add_endpoint
+                add = (scan.add_pool if kind == "pools" else scan.add_pod if kind == "pods"
+                       else functools.partial(scan.add_spider, kind) if kind in OTHER_KINDS else scan.add_endpoint)
                 for obj in page:
                     add(obj)
         except BaseException:
@@ -95,4 +109,5 @@ class SpiderpoolReader:
         return SpiderpoolSnapshot(
             namespace=namespace, target=target, release=release, crds=self.crds(), scan=self.scan(release),
             nodes=tuple(nodes), controller=self.reads.get(DEPLOYMENTS, facts.CONTROLLER_DEPLOYMENT, namespace),
-            init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map, running_version=running_version)
+            init_pod=init_pod, crd_source=spec.spiderpool.crd_source_config_map, running_version=running_version,
+            v1_stored=self.v1_stored())

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from cniupgrade.plugins.spiderpool import facts
+from cniupgrade.plugins.spiderpool import facts, objects_1_0
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS
 
 BATCH = 2000
@@ -95,11 +95,18 @@ class ClusterScan:
     none_owner_endpoints: Sample = field(default_factory=Sample)
     port_clashes: Sample = field(default_factory=Sample)
     ips: IpLedger = field(default_factory=IpLedger)
+    old_fields: Sample = field(default_factory=Sample)  # objects setting fields 1.0.0 renames or drops, unrecorded
+    renames_pending: Sample = field(default_factory=Sample)  # recorded renamed fields not yet under the new name
+    coordinators: set[str] = field(default_factory=set)  # SpiderCoordinator names (a cluster has one or two)
+    multus_configs: set[str] = field(default_factory=set)  # SpiderMultusConfigs, "<namespace>/<name>"
 
     @classmethod
     def of(cls, ports: Mapping[int, str], ippools: Iterable[Mapping] = (), endpoints: Iterable[Mapping] = (),
-           pods: Iterable[Mapping] = ()) -> ClusterScan:
+           pods: Iterable[Mapping] = (), spiders: Iterable[tuple[str, Mapping]] = ()) -> ClusterScan:
+        """`spiders`: (plural, object) of the other Spiderpool kinds (subnets, coordinators, multus configs)."""
         scan = cls(ports)
+        for plural, obj in spiders:
+            scan.add_spider(plural, obj)
         for pool in ippools:
             scan.add_pool(pool)
         for endpoint in endpoints:
@@ -108,7 +115,19 @@ class ClusterScan:
             scan.add_pod(pod)
         return scan
 
+    def add_spider(self, plural: str, obj: Mapping) -> None:
+        """Any Spiderpool object: what 1.0.0's CRDs would prune from it, and which defaults exist."""
+        if unrecorded := objects_1_0.unrecorded(plural, obj):
+            self.old_fields.add(f"{plural} {name_of(obj)}: {', '.join(unrecorded)}")
+        if pending := objects_1_0.pending_renames(plural, obj):
+            self.renames_pending.add(f"{plural} {name_of(obj)}: {', '.join(pending)}")
+        if plural == "spidercoordinators":
+            self.coordinators.add(obj["metadata"]["name"])
+        elif plural == "spidermultusconfigs":
+            self.multus_configs.add(name_of(obj))
+
     def add_pool(self, pool: Mapping) -> None:
+        self.add_spider("spiderippools", pool)
         labels = pool["metadata"].get("labels") or {}
         if facts.OLD_AUTO_POOL_LABEL in labels and not all(k in labels for k in facts.AUTO_POOL_LABELS):
             self.stale_auto_pools.add(name_of(pool))

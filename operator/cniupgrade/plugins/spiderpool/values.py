@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import copy
 
+from cniupgrade.plugins.dotted import MISSING, lookup
 from cniupgrade.plugins.spiderpool.value_changes import crossed, gone_at
 from cniupgrade.preflight.framework import parse_version
-
-MISSING = object()
 
 
 def _pop(values: dict, dotted: str):
@@ -38,16 +37,11 @@ def _prune_empty(values: dict, dotted: str) -> None:
     """A parent left empty by a move goes too (an empty map under an old name is noise in the diff)."""
     parts = dotted.split(".")
     for depth in range(len(parts) - 1, 0, -1):
-        parent = _lookup(values, parts[:depth])
+        parent = lookup(values, ".".join(parts[:depth]))
         if parent == {}:
             _pop(values, ".".join(parts[:depth]))
 
 
-def _lookup(values: dict, path: list[str]):
-    node = values
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
 
 
 def carry_values(values: dict, installed: str | None, target: str) -> dict:
@@ -67,7 +61,7 @@ def _walk(values: dict, installed: str | None, target: str) -> tuple[dict, list[
     if after is None:
         return carried, found
     for change in crossed(parse_version(installed), after):
-        found += [(key, how) for key, how in change.reshaped.items() if _lookup(carried, key.split(".")) is not None]
+        found += [(key, how) for key, how in change.reshaped.items() if lookup(carried, key) is not None]
         for old, new in change.renamed.items():
             value = _pop(carried, old)
             if value is not MISSING:
