@@ -8,16 +8,17 @@ from packaging.version import Version
 from cniupgrade.plugins.helm import HelmRelease
 from cniupgrade.plugins.spiderpool import checks, facts
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
+from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.preflight.framework import evaluate
 from cniupgrade.seams.objects import NodeInfo
 
 NS = "kube-system"
 
 
-def snap(ippools=(), endpoints=(), pods=(), **kw) -> checks.SpiderpoolSnapshot:
+def snap(ippools=(), endpoints=(), pods=(), **kw) -> SpiderpoolSnapshot:
     """The snapshot the reader would build: pools, endpoints and pods streamed through a ClusterScan."""
     scan = ClusterScan.of(checks.host_ports(kw.get("release")), ippools, endpoints, pods)
-    return checks.SpiderpoolSnapshot(namespace=NS, target=Version(kw.pop("target", "0.9.5")), scan=scan, **kw)
+    return SpiderpoolSnapshot(namespace=NS, target=Version(kw.pop("target", "0.9.5")), scan=scan, **kw)
 
 
 def release(values: dict) -> HelmRelease:

@@ -18,6 +18,7 @@ from cniupgrade.plugins.spiderpool import checks, facts, object_checks, objects_
 from cniupgrade.plugins.spiderpool.migrator import SpiderpoolMigrator
 from cniupgrade.plugins.spiderpool.reader import SpiderpoolReader
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
+from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.preflight.framework import Severity, evaluate
 from cniupgrade.seams.plugin import MigrationError
 from tests.unit.fake_cluster import FakeCluster
@@ -68,9 +69,9 @@ def release(values=None, version="0.9.5") -> HelmRelease:
     return HelmRelease("spiderpool", 2, "deployed", version, version, values or {})
 
 
-def snap(target="1.0.0", ippools=(), spiders=(), crds=None, **kw) -> checks.SpiderpoolSnapshot:
+def snap(target="1.0.0", ippools=(), spiders=(), crds=None, **kw) -> SpiderpoolSnapshot:
     scan = ClusterScan.of({}, ippools, spiders=spiders)
-    return checks.SpiderpoolSnapshot(namespace=NS, target=Version(target), scan=scan, crds=crds or {}, **kw)
+    return SpiderpoolSnapshot(namespace=NS, target=Version(target), scan=scan, crds=crds or {}, **kw)
 
 
 def controller(ready=1) -> dict:

@@ -7,15 +7,11 @@ are created after the last one (spiderpool.coordinator-txqueuelen, 50), once the
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from packaging.version import Version
 
 from cniupgrade.plugins.spiderpool import defaults, facts, objects_1_0
+from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.preflight.framework import Finding, Severity
-
-if TYPE_CHECKING:  # checks.py lists these checks: importing it here would be circular
-    from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot
 
 ONE = Version("1.0.0")
 REWRITE = "spiderpool.rewrite-1.0-fields"

@@ -12,7 +12,8 @@ from packaging.version import Version
 from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.plugins import helm
 from cniupgrade.plugins.spiderpool import facts
-from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot, host_ports
+from cniupgrade.plugins.spiderpool.checks import host_ports
+from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.plugins.spiderpool.scan import ClusterScan
 from cniupgrade.plugins.spiderpool.storage_version import OLD_CRDS, OLD_PLURALS, stores_old
 from cniupgrade.seams.cluster import (CONFIGMAPS, CRDS, DEPLOYMENTS, NAMESPACES, PODS, SECRETS, ClusterReads,

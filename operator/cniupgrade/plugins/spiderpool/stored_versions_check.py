@@ -1,15 +1,11 @@
 """< 0.4.0: Spiderpool's CRDs stored objects as v1; the target's CRDs serve only v2beta1 (a pure check)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from packaging.version import Version
 
+from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.plugins.spiderpool.storage_version import DOCS
 from cniupgrade.preflight.framework import Finding, Severity
-
-if TYPE_CHECKING:  # checks.py imports this module for its CHECKS
-    from cniupgrade.plugins.spiderpool.checks import SpiderpoolSnapshot
 
 CHECK_ID = "spiderpool.stored-versions"
 MIGRATION = "spiderpool.storage-version-v2beta1"
