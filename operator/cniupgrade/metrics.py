@@ -9,7 +9,7 @@ from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cniupgrade.api.status import NodeResult, Phase, UpgradePlanStatus, parse_time
+from cniupgrade.api.status import Counts, NodeResult, Phase, UpgradePlanStatus, parse_time
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 PLAN = ("namespace", "plan")
@@ -56,6 +56,15 @@ def observe(namespace: str, name: str, plugin: str, status: UpgradePlanStatus,
     _set_gauges(namespace, name, status)
 
 
+NODE_STATES = ("total", "planned", "upgraded", "failed", "rolledBack", "pending", "excluded", "notReady")
+
+
+def node_counts(counts: Counts) -> dict[str, int]:
+    """The state label of cniupgrade_nodes -> its value (status.counts, by its field names on the wire)."""
+    wire = counts.model_dump(by_alias=True)
+    return {state: wire[state] for state in NODE_STATES}
+
+
 def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus) -> None:
     failed = [c.severity for c in status.checks if c.result == "Failed"]
     is_stalled = any(c.type == "Stalled" and c.status == "True" for c in status.conditions)
@@ -66,8 +75,7 @@ def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus) -> None:
     for phase in Phase:
         plan_phase.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
     counts = status.counts
-    for state, value in (("total", counts.total), ("upgraded", counts.upgraded), ("failed", counts.failed),
-                         ("pending", counts.pending)):
+    for state, value in node_counts(counts).items():
         nodes.labels(namespace, name, state).set(value)
     last_progress.labels(namespace, name).set(_timestamp(status.last_progress_at))
     stalled.labels(namespace, name).set(is_stalled)
@@ -83,7 +91,7 @@ def error(namespace: str, name: str) -> None:
 def forget(namespace: str, name: str) -> None:
     """A deleted plan leaves no stale series behind."""
     _last_set.pop((namespace, name), None)
-    for gauge, extra in ((plan_phase, [p.value for p in Phase]), (nodes, ["total", "upgraded", "failed", "pending"]),
+    for gauge, extra in ((plan_phase, [p.value for p in Phase]), (nodes, list(NODE_STATES)),
                          (findings, list(SEVERITIES))):
         for value in extra:
             try:

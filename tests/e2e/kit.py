@@ -88,6 +88,26 @@ class Kubectl:
                               capture_output=True, text=True, check=check, timeout=timeout)
 
 
+def end_states(status: dict) -> dict[str, str]:
+    """Each node the plan's status names -> its end state: Upgraded, a node result's state (Failed, RolledBack...),
+    or the reason the plan left it out. A node named twice fails the test."""
+    named: list[tuple[str, str]] = [(entry.split(" ")[0], "Upgraded") for entry in status.get("upgradedNodes") or []]
+    named += [(result["name"], result["state"]) for result in status.get("nodes") or []]
+    named += [tuple(entry.split(": ", 1)) for entry in (status.get("plan") or {}).get("excluded") or []]
+    states = dict(named)
+    assert len(states) == len(named), f"a node has two end states: {sorted(named)}"
+    return states
+
+
+def assert_accounted(status: dict, agent_nodes: set[str]) -> dict[str, str]:
+    """Every agent node has exactly one end state, no other node has one, and the counts add up."""
+    states, counts = end_states(status), status["counts"]
+    assert set(states) == agent_nodes, (sorted(set(states) - agent_nodes), sorted(agent_nodes - set(states)))
+    assert counts["total"] == len(agent_nodes) == counts["planned"] + counts["excluded"] + counts["notReady"]
+    assert counts["planned"] == sum(counts[k] for k in ("upgraded", "failed", "rolledBack", "pending")), counts
+    return states
+
+
 def plan_events(api: client.ApiClient, namespace: str, *wanted: str, name: str = "upgrade",
                 timeout: float = 10) -> list:
     """The plan's Events, once one of each `wanted` reason is among them: the operator posts them from a queue,

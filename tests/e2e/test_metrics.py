@@ -39,7 +39,8 @@ def test_node_counts_move_and_the_final_phase_is_exported(admin_api, namespace, 
     assert sample(samples, "cniupgrade_plan_phase", namespace=namespace, plan="upgrade", phase="Rolling") == 0
     assert seen_upgraded == sorted(seen_upgraded) and len(seen_upgraded) >= 4, seen_upgraded  # moving, never back
     assert seen_upgraded[-1] == E2E_NODES
-    assert sample(samples, "cniupgrade_nodes", namespace=namespace, plan="upgrade", state="total") == E2E_NODES
+    for state, value in (("total", E2E_NODES), ("planned", E2E_NODES), ("upgraded", E2E_NODES), ("excluded", 0)):
+        assert sample(samples, "cniupgrade_nodes", namespace=namespace, plan="upgrade", state=state) == value
     assert sample(samples, "cniupgrade_last_progress_timestamp_seconds", namespace=namespace, plan="upgrade") > 0
     timed = sample(samples, "cniupgrade_node_upgrade_duration_seconds_count", plugin="generic") - timed_before
     assert timed == E2E_NODES  # each node timed once

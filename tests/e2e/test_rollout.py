@@ -4,12 +4,14 @@ from __future__ import annotations
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, create_agent, plan_events
+from tests.e2e.kit import AGENT_SELECTOR, assert_accounted, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from localcluster import stages
 from localcluster.waiting import wait_for
 
 NODES = E2E_NODES
+ALL = {f"node-{i:04d}" for i in range(NODES)}
+ZONE = "topology.kubernetes.io/zone"
 
 
 def daemonset(admin_api, namespace):
@@ -25,7 +27,8 @@ def test_upgrade_canary_then_batches_within_max_unavailable(admin_api, namespace
 
     status = plans.status()
     assert status["phase"] == "Succeeded" and status["progress"] == f"{NODES}/{NODES}"
-    assert status["counts"] == {"total": NODES, "upgraded": NODES, "failed": 0, "pending": 0}
+    states = assert_accounted(status, ALL)
+    assert set(states.values()) == {"Upgraded"} and status["counts"]["upgraded"] == NODES
     batches = status["plan"]["batches"]
     assert batches[0] == ["node-0000"] and all(len(b) <= 4 for b in batches)
     # upgraded nodes are stored one string each ('<name> <startedAt> <finishedAt>'), in plan order
@@ -125,15 +128,21 @@ def test_a_cordoned_node_is_upgraded_under_the_same_gates_unless_the_plan_opts_o
             status = plans.wait_phase("Succeeded", "Failed", timeout=120)
         assert status["phase"] == "Succeeded", status.get("conditions")
         assert cordoned in sum(status["plan"]["batches"], []) and not status["plan"].get("excluded")
-        assert status["counts"]["upgraded"] == NODES
+        assert assert_accounted(status, ALL)[cordoned] == "Upgraded" and status["progress"] == f"{NODES}/{NODES}"
         assert len(recorder.uids_per_node()[cordoned]) == 2  # replaced once, by the plan
         log = operator.log_path.read_text(errors="replace")
         assert f"plan {namespace}/upgrade: DeletePod" in log
 
         plans.delete()
-        plans.create(name="skipping", target="v3.0.0", rollout={"maxUnavailable": 8, "skipCordoned": True})
+        plans.create(name="skipping", target="v3.0.0", rollout={
+            "maxUnavailable": 8, "skipCordoned": True, "nodeSelector": {ZONE: "zone-a"}})
         status = plans.wait_phase("Succeeded", "Failed", name="skipping", timeout=120)
-        assert f"{cordoned}: unschedulable (cordoned; spec.rollout.skipCordoned)" in status["plan"]["excluded"]
+        states = assert_accounted(status, ALL)
+        assert states[cordoned] == "unschedulable (cordoned; spec.rollout.skipCordoned)"
+        zone_a = {n.metadata.name for n in core.list_node(label_selector=f"{ZONE}=zone-a").items} & ALL
+        assert {n for n, s in states.items() if s == "not selected by spec.rollout.nodeSelector"} == ALL - zone_a
+        assert {n for n, s in states.items() if s == "Upgraded"} == zone_a - {cordoned}
+        assert status["progress"] == f"{len(zone_a) - 1}/{len(zone_a) - 1} (+{NODES - len(zone_a) + 1} left out)"
         degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
         assert degraded["reason"] == "NodesLeftOnPreviousVersion" and cordoned in degraded["message"]
         assert daemonset(admin_api, namespace).spec.update_strategy.type == "OnDelete"  # no ungated replacement
@@ -157,13 +166,14 @@ def test_a_node_not_ready_when_planned_is_waited_for_and_upgraded_gated_once_it_
                                  for c in plans.status().get("conditions", [])), 120,
                      "the plan waiting for the NotReady node")
             status = plans.status()
-            assert f"{name}: not Ready" in status["plan"]["excluded"] and status["counts"]["upgraded"] == NODES - 1
+            assert assert_accounted(status, ALL)[name] == "not Ready" and status["counts"]["upgraded"] == NODES - 1
+            assert status["counts"]["notReady"] == 1 and status["progress"] == f"{NODES - 1}/{NODES - 1} (+1 left out)"
             assert name in plans.condition("Ready")["message"] and len(recorder.uids_per_node()[name]) == 1
             core.patch_node(name, {"metadata": {"labels": {stages.NOT_READY_LABEL: None}}})  # kwok: Ready again
             status = plans.wait_phase("Succeeded", "Failed", timeout=120)
         assert status["phase"] == "Succeeded", status.get("conditions")
         assert status["plan"]["batches"][-1] == [name] and not status["plan"].get("excluded")
-        assert status["counts"]["upgraded"] == NODES
+        assert set(assert_accounted(status, ALL).values()) == {"Upgraded"}
         assert len(recorder.uids_per_node()[name]) == 2  # its old agent, then the one the plan's batch made
         assert next(c for c in status["conditions"] if c["type"] == "Degraded")["status"] == "False"
         plan_events(admin_api, namespace, "NodesReadyAgain")

@@ -9,7 +9,7 @@ import time
 from kubernetes import client
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, create_agent, plan_events
+from tests.e2e.kit import AGENT_SELECTOR, ORIGINAL_STRATEGY, assert_accounted, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
 from localcluster.waiting import wait_for
 
@@ -153,6 +153,7 @@ def test_a_rollback_asked_for_after_succeeded_puts_every_node_back_under_the_gat
     record = status["rollback"]
     assert record["requestedBy"] == "kubectl-annotate" and record["reason"] == "alice: latency up"
     assert record["phase"] == "Succeeded" and record["requestedAt"]
-    assert status["counts"]["total"] == E2E_NODES and all(n["state"] == "RolledBack" for n in status["nodes"])
+    states = assert_accounted(status, {f"node-{i:04d}" for i in range(E2E_NODES)})
+    assert set(states.values()) == {"RolledBack"} and status["counts"]["rolledBack"] == E2E_NODES
     asked = [e for e in plan_events(admin_api, namespace, "RollbackRequested") if e.reason == "RollbackRequested"]
     assert len(asked) == 1 and "kubectl-annotate" in asked[0].message and asked[0].type == "Warning"

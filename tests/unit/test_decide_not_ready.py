@@ -57,6 +57,8 @@ def test_the_plan_waits_then_a_node_ready_again_joins_as_its_own_batch_and_is_up
     while d.status.phase is not Phase.succeeded:
         d = decide(plan_spec, d.status, upgraded, 1)
     assert {r.name: r.state for r in d.status.nodes}["n4"] is NodeState.upgraded
+    assert (d.status.counts.total, d.status.counts.planned, d.status.counts.not_ready) == (5, 5, 0)
+    assert d.status.progress == "5/5"
     assert kinds(d, act.ReleaseDaemonSet) and reason(d.status, "Degraded") == "AllNodesHealthy"
 
 
@@ -74,3 +76,6 @@ def test_still_not_ready_after_the_wait_succeeds_degraded_by_default():
     d = decide(plan_spec, d.status, replace(done, now=now + dt.timedelta(seconds=31)), 1)
     assert d.status.phase is Phase.succeeded and reason(d.status, "Degraded") == "NodesLeftOnPreviousVersion"
     assert kinds(d, act.ReleaseDaemonSet) == [act.ReleaseDaemonSet(None)]  # annotations go, OnDelete stays
+    counts = d.status.counts  # every agent node once, and never a silent full score
+    assert (counts.total, counts.planned, counts.upgraded, counts.not_ready, counts.excluded) == (5, 4, 4, 1, 0)
+    assert d.status.progress == "4/4 (+1 left out)"

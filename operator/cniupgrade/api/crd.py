@@ -19,7 +19,7 @@ PRINTER_COLUMNS = [
     {"name": "From", "type": "string", "jsonPath": ".status.fromVersion"},
     {"name": "To", "type": "string", "jsonPath": ".spec.targetVersion"},
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-    {"name": "Nodes", "type": "string", "jsonPath": ".status.progress", "description": "upgraded/total"},
+    {"name": "Nodes", "type": "string", "jsonPath": ".status.progress", "description": "upgraded/planned (+left out)"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Message", "type": "string", "priority": 1,
      "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message"},

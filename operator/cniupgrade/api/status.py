@@ -139,10 +139,19 @@ class RollbackRecord(ApiModel):
 
 
 class Counts(ApiModel):
-    total: int = 0
+    """Every agent node, once: total = planned + excluded + notReady; planned = upgraded + failed + rolledBack +
+    pending."""
+    total: int = Field(default=0, description=(
+        "The DaemonSet's nodes when planned: those with an agent pod and those it should run one on."))
+    planned: int = Field(default=0, description="Nodes in the plan's batches.")
     upgraded: int = 0
     failed: int = 0
-    pending: int = 0
+    rolled_back: int = 0
+    pending: int = Field(default=0, description="Planned nodes not done yet (in flight or not started).")
+    excluded: int = Field(default=0, description="Left out, each named with why in status.plan.excluded.")
+    not_ready: int = Field(default=0, description=(
+        "NotReady when planned: waited for (spec.rollout.notReadyNodes), then skipped by policy; named in "
+        "status.plan.excluded."))
 
 
 class UpgradePlanStatus(ApiModel):
@@ -168,7 +177,8 @@ class UpgradePlanStatus(ApiModel):
         "server's cost of every status write grows with the values the object holds (at 1000 nodes: 98 ms as "
         "objects, 28 ms as strings). In memory they are results in nodes; this field is their form on the wire."))
     counts: Counts = Field(default_factory=Counts)
-    progress: str = Field(default="", description="upgraded/total, for kubectl get.")
+    progress: str = Field(default="", description=(
+        "upgraded/planned, for kubectl get, and how many agent nodes the plan left out (excluded or NotReady)."))
     current_batch: int | None = Field(default=None, description="0 is the canary, 1.. the later batches.")
     started_at: str | None = None
     last_progress_at: str | None = None

@@ -20,7 +20,7 @@ from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_re
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPodIndex
 from cniupgrade.rollout.observation import DaemonSetView, DeploymentView, Observation, PrePullPod, ProbePod
-from cniupgrade.seams.objects import PREPULL_LABEL, PROBE_LABEL, NodeInfo
+from cniupgrade.seams.objects import PREPULL_LABEL, PROBE_LABEL, NodeInfo, Taint
 
 SYNC_TIMEOUT = 30.0
 OWNER_RECHECK_SECONDS = 5.0
@@ -29,8 +29,11 @@ OWNER_RECHECK_SECONDS = 5.0
 def node_info(node: dict) -> NodeInfo:
     meta, status = node["metadata"], node.get("status") or {}
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    spec = node.get("spec") or {}
     return NodeInfo(name=meta["name"], labels=meta.get("labels") or {}, ready=ready,
-                    schedulable=not (node.get("spec") or {}).get("unschedulable", False))
+                    schedulable=not spec.get("unschedulable", False),
+                    taints=tuple(Taint(t.get("key", ""), t.get("effect", ""), t.get("value") or "")
+                                 for t in spec.get("taints") or ()))
 
 
 def decision_input(pod: AgentPod | None, deleted_by_us: Container[str] = ()) -> tuple | None:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 
 from cniupgrade.api import conditions as cond
 from cniupgrade.api.models import UpgradePlanSpec
-from cniupgrade.api.status import TERMINAL_PHASES, Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
+from cniupgrade.api.status import (TERMINAL_PHASES, ComputedPlan, Counts, NodeResult, NodeState, Phase,
+                                   UpgradePlanStatus)
 from cniupgrade.memo import last_by_identity
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.layout import layout_of
 from cniupgrade.rollout.node_results import NodeResults
 from cniupgrade.rollout.observation import Observation
+from cniupgrade.rollout.planner import not_ready_when_planned
 from cniupgrade.rollout.rollback_request import RollbackRequest
 
 RECHECK_SECONDS = 30.0
@@ -40,6 +42,20 @@ def spec_digest(spec: UpgradePlanSpec) -> str:
     """What shapes the plan; approval, pause, the window and a rollback request do not re-plan."""
     shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window", "rollback"})
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_left_out(planned: Counts, plan: ComputedPlan | None) -> Counts:
+    """The counts of the planned nodes, completed with the agent nodes the plan left out."""
+    not_ready = len(not_ready_when_planned(plan)) if plan else 0
+    excluded = len(plan.excluded) - not_ready if plan else 0
+    return planned.model_copy(update={"excluded": excluded, "not_ready": not_ready,
+                                      "total": planned.planned + excluded + not_ready})
+
+
+def progress(counts: Counts) -> str:
+    """'7/7', or '7/7 (+2 left out)' when agent nodes were excluded or NotReady: never a silent full score."""
+    left_out = counts.excluded + counts.not_ready
+    return f"{counts.upgraded}/{counts.planned}" + (f" (+{left_out} left out)" if left_out else "")
 
 
 class Context:
@@ -80,8 +96,7 @@ class Context:
         results, counts = self._results()
         conditions = cond.lifecycle_conditions(self.status.conditions, phase, reason, message, self.now,
                                                self.generation, blocked)
-        rolled_back = counts.total - counts.upgraded - counts.failed - counts.pending
-        degraded = counts.failed > 0 or rolled_back > 0
+        degraded = counts.failed > 0 or counts.rolled_back > 0
         conditions = cond.set_condition(conditions, cond.DEGRADED, degraded,
                                         "NodesFailed" if degraded else "AllNodesHealthy",
                                         f"{counts.failed} node(s) failed their health gate" if degraded else "",
@@ -97,7 +112,7 @@ class Context:
             self.status = self.status.model_copy(update={"completed_at": self.now})
         status = self.status.model_copy(update={
             "observed_generation": self.generation, "phase": phase, "conditions": conditions,
-            "nodes": results, "counts": counts, "progress": f"{counts.upgraded}/{counts.total}"})
+            "nodes": results, "counts": counts, "progress": progress(counts)})
         if phase is not self.initial.phase:
             self.event(f"Phase{phase.value}", message or phase.value, warning=phase in {Phase.failed,
                                                                                        Phase.rolled_back})
@@ -107,9 +122,10 @@ class Context:
         """Node results in plan order, and their counts. Most passes change no node: those keep the last ones."""
         plan = self.status.plan
         if not self.nodes.changed and self.nodes.listed is self.initial.nodes and plan is not None \
-                and plan is self.initial.plan:
+                and plan is self.initial.plan and "planned" in self.initial.counts.model_fields_set:
             return self.initial.nodes, self.initial.counts
-        return self.nodes.listing(layout_of(plan))
+        results, counts = self.nodes.listing(layout_of(plan))
+        return results, with_left_out(counts, plan)
 
     def last_reason(self) -> str:
         ready = next((c for c in self.status.conditions if c.type == cond.READY), None)

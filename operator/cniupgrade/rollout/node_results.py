@@ -91,7 +91,7 @@ class NodeResults:
         return (name for name in islice(layout.order, start, None) if name not in self._by_name)
 
     def listing(self, layout: PlanLayout) -> tuple[list[NodeResult], Counts]:
-        """The results in plan order and their counts, remembered for the next decision."""
+        """The results in plan order and their counts (of planned nodes), remembered for the next decision."""
         known = self._known
         if known.layout is layout and all(name in layout.position for name in self._before):
             results, states = list(self.listed), Counter(known.states)
@@ -113,6 +113,7 @@ class NodeResults:
             started_upto += 1
         _derived.put(results, _Derived(dict(self._by_name), frozenset(self.unfinished), states,
                                        states[NodeState.failed] > 0, layout, started_upto))
-        upgraded, failed = states[NodeState.upgraded], states[NodeState.failed]
-        return results, Counts(total=len(order), upgraded=upgraded, failed=failed,
-                               pending=len(order) - upgraded - failed - states[NodeState.rolled_back])
+        upgraded, failed, rolled_back = (states[s] for s in (NodeState.upgraded, NodeState.failed,
+                                                             NodeState.rolled_back))
+        return results, Counts(total=len(order), planned=len(order), upgraded=upgraded, failed=failed,
+                               rolled_back=rolled_back, pending=len(order) - upgraded - failed - rolled_back)

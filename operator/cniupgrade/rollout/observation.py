@@ -11,6 +11,7 @@ from typing import Mapping
 from cniupgrade.api.status import ChartRelease, parse_time
 from cniupgrade.preflight.framework import Finding, Verdict
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPods
+from cniupgrade.rollout.placement import EVERYWHERE, Placement
 from cniupgrade.seams.objects import (ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
                                       PREVIOUS_IMAGES_ANNOTATION, NodeInfo, images_of)
 
@@ -78,6 +79,7 @@ class DaemonSetView:
     images: Mapping[str, str]
     annotations: Mapping[str, str]
     labels: Mapping[str, str] = field(default_factory=dict)
+    placement: Placement = EVERYWHERE  # the nodes its template runs on
 
     @classmethod
     def from_api(cls, ds: Mapping) -> DaemonSetView:
@@ -85,7 +87,7 @@ class DaemonSetView:
         return cls(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
                    update_strategy=spec.get("updateStrategy") or {"type": "RollingUpdate"},
                    images=images_of(spec["template"]["spec"]), annotations=meta.get("annotations") or {},
-                   labels=meta.get("labels") or {})
+                   labels=meta.get("labels") or {}, placement=Placement.of_template(spec["template"]["spec"]))
 
     @property
     def owner(self) -> str | None:
@@ -160,6 +162,12 @@ class Observation:
     def pod_on(self, node: str) -> AgentPod | None:
         """The node's live agent pod (a terminating one counts as gone)."""
         return self.agents.live.get(node)
+
+    @cached_property
+    def agent_nodes(self) -> tuple[NodeInfo, ...]:
+        """The nodes the plan accounts for: those with an agent pod, and those the DaemonSet should run one on."""
+        placed, placement = self.agents.placed, self.daemonset.placement if self.daemonset else EVERYWHERE
+        return tuple(node for node in self.nodes.values() if node.name in placed or placement.runs_on(node))
 
     @cached_property
     def nodes_without_ready_agent(self) -> frozenset[str]:

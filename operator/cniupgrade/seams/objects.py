@@ -18,11 +18,19 @@ MANAGED_BY = ANNOTATION_PREFIX + "plan"  # the plan's name, on the probe and pre
 
 
 @dataclass(frozen=True)
+class Taint:
+    key: str
+    effect: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     ready: bool = True
     schedulable: bool = True
+    taints: tuple[Taint, ...] = ()
 
 
 def images_of(pod_spec: Mapping) -> dict[str, str]:

@@ -84,7 +84,7 @@ def plan(ctx: Context) -> Decision | None:
     plugin = plugin_for(ctx.spec)
     target = mechanism_for(ctx.spec).target_images(plugin, ctx.spec, previous,
                                                    ctx.obs.chart.agent_images if ctx.obs.chart else None)
-    computed: ComputedPlan = compute_plan(ctx.obs.nodes.values(), ctx.obs.agents.placed, ctx.spec.rollout,
+    computed: ComputedPlan = compute_plan(ctx.obs.agent_nodes, ctx.obs.agents.placed, ctx.spec.rollout,
                                           ctx.obs.excluded_nodes)
     nodes_total = sum(len(b) for b in computed.batches)
     replanned = computed != ctx.status.plan
