@@ -56,7 +56,7 @@ def observe(namespace: str, name: str, plugin: str, status: UpgradePlanStatus,
     _set_gauges(namespace, name, status)
 
 
-NODE_STATES = ("total", "planned", "upgraded", "failed", "rolledBack", "pending", "excluded", "notReady")
+NODE_STATES = ("total", "planned", "upgraded", "failed", "rolledBack", "removed", "pending", "excluded", "notReady")
 
 
 def node_counts(counts: Counts) -> dict[str, int]:

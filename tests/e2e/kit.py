@@ -104,7 +104,8 @@ def assert_accounted(status: dict, agent_nodes: set[str]) -> dict[str, str]:
     states, counts = end_states(status), status["counts"]
     assert set(states) == agent_nodes, (sorted(set(states) - agent_nodes), sorted(agent_nodes - set(states)))
     assert counts["total"] == len(agent_nodes) == counts["planned"] + counts["excluded"] + counts["notReady"]
-    assert counts["planned"] == sum(counts[k] for k in ("upgraded", "failed", "rolledBack", "pending")), counts
+    done = ("upgraded", "failed", "rolledBack", "removed", "pending")
+    assert counts["planned"] == sum(counts[k] for k in done), counts
     return states
 
 

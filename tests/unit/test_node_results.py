@@ -46,9 +46,11 @@ def test_results_kept_pass_by_pass_read_as_rebuilt_from_scratch():
             assert sorted(results.failed()) == sorted(n for n in unfinished if truth[n].state is NodeState.failed)
             listed, counts = results.listing(layout)
             assert listed == want_results, seed
-            assert (counts.total, counts.upgraded, counts.failed) == (
-                len(names), states[NodeState.upgraded], states[NodeState.failed])
-            assert counts.pending == len(names) - counts.upgraded - counts.failed - states[NodeState.rolled_back]
+            assert (counts.planned, counts.upgraded, counts.failed, counts.rolled_back, counts.removed) == (
+                len(names), states[NodeState.upgraded], states[NodeState.failed], states[NodeState.rolled_back],
+                states[NodeState.removed])
+            assert counts.pending == len(names) - sum(states[s] for s in (
+                NodeState.upgraded, NodeState.failed, NodeState.rolled_back, NodeState.removed))
 
 
 def test_a_list_not_made_by_a_decision_is_read_whole_whatever_its_order():

@@ -7,7 +7,7 @@ from cniupgrade.api.status import UpgradePlanStatus
 from cniupgrade.rollout.decide import decide
 from cniupgrade.rollout.placement import Placement
 from cniupgrade.seams.objects import NodeInfo, Taint
-from tests.unit.builders import observe, spec
+from tests.unit.builders import NEW, PLAN, observe, pod, spec
 
 
 def affinity(*terms):
@@ -67,3 +67,19 @@ def test_a_plan_accounts_for_the_daemonsets_nodes_only():
     counts = d.status.counts
     assert (counts.total, counts.planned, counts.excluded, counts.pending) == (4, 3, 1, 3)
     assert d.status.progress == "0/3 (+1 left out)"
+
+
+def test_a_planned_node_that_leaves_the_cluster_ends_removed_and_the_plan_goes_on():
+    plan_spec = spec(rollout={"maxUnavailable": 2, "canary": {"count": 1}})
+    d = decide(plan_spec, UpgradePlanStatus(), observe(), 1)
+    done = observe(owner=PLAN, pods=[pod(f"n{i}", NEW) for i in range(5)])
+    gone = replace(done, nodes={n: i for n, i in done.nodes.items() if n != "n3"},
+                   agents=observe(owner=PLAN, pods=[pod(f"n{i}", NEW) for i in range(5) if i != 3]).agents)
+    for _ in range(20):
+        d = decide(plan_spec, d.status, gone, 1)
+        if d.status.phase.value == "Succeeded":
+            break
+    states = {r.name: r.state.value for r in d.status.nodes}
+    assert d.status.phase.value == "Succeeded" and states["n3"] == "Removed"
+    counts = d.status.counts
+    assert (counts.planned, counts.upgraded, counts.removed, counts.pending) == (5, 4, 1, 0)

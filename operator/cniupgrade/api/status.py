@@ -39,6 +39,7 @@ class NodeState(str, Enum):
     upgraded = "Upgraded"
     failed = "Failed"
     rolled_back = "RolledBack"
+    removed = "Removed"  # the node left the cluster before its upgrade was done
 
 
 class Condition(ApiModel):
@@ -140,13 +141,14 @@ class RollbackRecord(ApiModel):
 
 class Counts(ApiModel):
     """Every agent node, once: total = planned + excluded + notReady; planned = upgraded + failed + rolledBack +
-    pending."""
+    removed + pending."""
     total: int = Field(default=0, description=(
         "The DaemonSet's nodes when planned: those with an agent pod and those it should run one on."))
     planned: int = Field(default=0, description="Nodes in the plan's batches.")
     upgraded: int = 0
     failed: int = 0
     rolled_back: int = 0
+    removed: int = Field(default=0, description="Planned nodes that left the cluster before they were done.")
     pending: int = Field(default=0, description="Planned nodes not done yet (in flight or not started).")
     excluded: int = Field(default=0, description="Left out, each named with why in status.plan.excluded.")
     not_ready: int = Field(default=0, description=(

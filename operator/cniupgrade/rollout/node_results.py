@@ -113,7 +113,8 @@ class NodeResults:
             started_upto += 1
         _derived.put(results, _Derived(dict(self._by_name), frozenset(self.unfinished), states,
                                        states[NodeState.failed] > 0, layout, started_upto))
-        upgraded, failed, rolled_back = (states[s] for s in (NodeState.upgraded, NodeState.failed,
-                                                             NodeState.rolled_back))
+        upgraded, failed, rolled_back, removed = (states[s] for s in (
+            NodeState.upgraded, NodeState.failed, NodeState.rolled_back, NodeState.removed))
         return results, Counts(total=len(order), planned=len(order), upgraded=upgraded, failed=failed,
-                               rolled_back=rolled_back, pending=len(order) - upgraded - failed - rolled_back)
+                               rolled_back=rolled_back, removed=removed,
+                               pending=len(order) - upgraded - failed - rolled_back - removed)

@@ -83,8 +83,18 @@ def _failed(ctx: Context) -> list[str]:
     return ctx.nodes.failed()
 
 
+def account_removed(ctx: Context) -> None:
+    """A planned node that left the cluster before it was done ends Removed: it has nothing left to upgrade."""
+    for name in layout_of(ctx.status.plan).position.keys() - ctx.obs.nodes.keys():
+        result = ctx.nodes.get(name)
+        if result is None or result.state is NodeState.upgrading:
+            ctx.node_update(name, NodeState.removed, "the node left the cluster during the plan",
+                            started_at=result.started_at if result else ctx.now, finished_at=ctx.now)
+
+
 def advance_batches(ctx: Context) -> Decision:
     plan = ctx.status.plan
+    account_removed(ctx)
     if ctx.obs.probes:
         collect_probes(ctx, {n for n in ctx.nodes.unfinished if ctx.nodes[n].state is NodeState.upgrading})
     if ctx.obs.prepull:  # left over from the pre-pull (say the operator stopped right after it)
