@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NODES  ?= 20
 PROMTOOL := .cache/prometheus/usr/bin/promtool
 
-.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full cluster-up cluster-down crds clean
+.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full bench-soak cluster-up cluster-down crds clean
 
 help:
 	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live (CHART=1: the chart path)"
@@ -15,6 +15,7 @@ help:
 	@echo "make crds          regenerate crds/ from the pydantic models"
 	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
 	@echo "make bench-full    the issue-7 set: 100 and 1000 nodes, 50k unrelated pods, pre-flight over 100k endpoints"
+	@echo "make bench-soak    PLANS=24 plans in a row in one operator: RSS, threads and API connections after each"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,10 @@ bench: controlplane
 
 bench-full: controlplane
 	$(PY) -m bench --nodes 100,1000 --crowd 50000 --preflight 10000,100000
+
+PLANS ?= 24
+bench-soak: controlplane
+	$(PY) -m bench.soak --plans $(PLANS)
 
 cluster-up: controlplane
 	$(PY) -m localcluster --name dev up --nodes $(NODES)
