@@ -79,6 +79,7 @@ cluster-down: $(STAMP)
 
 crds: $(STAMP)
 	$(PY) -m cniupgrade crd > crds/upgradeplan.yaml
+	cp crds/upgradeplan.yaml deploy/chart/cni-upgrade-operator/crds/upgradeplan.yaml
 
 clean: cluster-down
 	rm -rf .localcluster
