@@ -39,3 +39,9 @@ def test_prometheus_rule_carries_the_same_groups():
     rules = yaml.safe_load((MONITORING / "alerts.rules.yaml").read_text())
     custom = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
     assert custom["kind"] == "PrometheusRule" and custom["spec"]["groups"] == rules["groups"]
+
+
+def test_the_service_monitor_keeps_the_plans_namespace_label():
+    """Prometheus would rename the metrics' namespace label (the plan's) to exported_namespace otherwise."""
+    monitor = yaml.safe_load((MONITORING / "servicemonitor.yaml").read_text())
+    assert all(endpoint.get("honorLabels") is True for endpoint in monitor["spec"]["endpoints"])
