@@ -44,6 +44,7 @@ check-install: $(STAMP)
 	rm -rf .cache/install-check && $(PYTHON) -m venv .cache/install-check
 	.cache/install-check/bin/pip install --quiet .
 	.cache/install-check/bin/cniupgrade --help > /dev/null
+	.cache/install-check/bin/kubectl-cniupgrade --version > /dev/null
 	.cache/install-check/bin/cniupgrade crd | diff -q - crds/upgradeplan.yaml
 	@echo "check-install: pip install . works; the installed package generates the committed CRD"
 

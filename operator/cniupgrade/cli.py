@@ -74,9 +74,11 @@ def security_policy(args: argparse.Namespace):
                                  args.require_image_digest)
 
 
-def plan_preview(args: argparse.Namespace) -> int:
+def plan_preview(args: argparse.Namespace, connect=None) -> int:
     """Exit codes: 0 the plan would start, 1 it is blocked (a failed check, a DaemonSet or namespace not found),
-    2 bad input (the plan file), 3 no cluster to ask (unreachable, no kubeconfig, a read refused)."""
+    2 bad input (the plan file), 3 no cluster to ask (unreachable, no kubeconfig, a read refused). `connect` makes
+    the API client (default: in-cluster, else $KUBECONFIG); kubectl-cniupgrade passes one for --kubeconfig and
+    --context."""
     from kubernetes.config import ConfigException
 
     from cniupgrade import builtins, preview
@@ -89,7 +91,7 @@ def plan_preview(args: argparse.Namespace) -> int:
     except (OSError, preview.PlanFileError, ValueError) as exc:
         return fail(EXIT_BAD_INPUT, f"error: {exc}")
     try:
-        result = preview.preview(api_client(), text, security_policy(args))
+        result = preview.preview((connect or api_client)(), text, security_policy(args))
     except ConfigException as exc:
         return fail(EXIT_NO_CLUSTER, f"error: no cluster to preview against (set KUBECONFIG): {exc}")
     except (preview.ClusterUnavailable, TimeoutError) as exc:

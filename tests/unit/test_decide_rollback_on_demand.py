@@ -68,6 +68,8 @@ def test_a_rollback_asked_for_after_succeeded_holds_the_daemonset_and_rolls_the_
     assert d.status.phase is Phase.rolled_back
     assert kinds(d, act.ReleaseDaemonSet) == [act.ReleaseDaemonSet(ROLLING)]
     assert all(r.state is NodeState.rolled_back for r in d.status.nodes) and len(d.status.nodes) == 5
+    degraded = next(c for c in d.status.conditions if c.type == "Degraded")  # not "0 node(s) failed"
+    assert (degraded.status, degraded.reason) == ("True", "NodesRolledBack") and degraded.message.startswith("5 ")
     ready = next(c for c in d.status.conditions if c.type == "Ready")
     assert "5 node(s) rolled back to the previous version as asked by annotation cniupgrade.io/rollback " \
            "(kubectl-annotate)" in ready.message

@@ -52,6 +52,16 @@ def with_left_out(planned: Counts, plan: ComputedPlan | None) -> Counts:
                                       "total": planned.planned + excluded + not_ready})
 
 
+def degraded_by_nodes(counts: Counts) -> tuple[bool, str, str]:
+    """The Degraded condition as the planned nodes set it: (status, reason, message)."""
+    if counts.failed:
+        return True, "NodesFailed", f"{counts.failed} node(s) failed their health gate" + (
+            f"; {counts.rolled_back} node(s) rolled back" if counts.rolled_back else "")
+    if counts.rolled_back:
+        return True, "NodesRolledBack", f"{counts.rolled_back} node(s) rolled back to the previous version"
+    return False, "AllNodesHealthy", ""
+
+
 def progress(counts: Counts) -> str:
     """'7/7', or '7/7 (+2 left out)' when agent nodes were excluded or NotReady: never a silent full score."""
     left_out = counts.excluded + counts.not_ready
@@ -96,11 +106,8 @@ class Context:
         results, counts = self._results()
         conditions = cond.lifecycle_conditions(self.status.conditions, phase, reason, message, self.now,
                                                self.generation, blocked)
-        degraded = counts.failed > 0 or counts.rolled_back > 0
-        conditions = cond.set_condition(conditions, cond.DEGRADED, degraded,
-                                        "NodesFailed" if degraded else "AllNodesHealthy",
-                                        f"{counts.failed} node(s) failed their health gate" if degraded else "",
-                                        self.now, self.generation)
+        conditions = cond.set_condition(conditions, cond.DEGRADED, *degraded_by_nodes(counts), self.now,
+                                        self.generation)
         if self.left_behind:
             conditions = cond.set_condition(
                 conditions, cond.DEGRADED, True, "NodesLeftOnPreviousVersion",
