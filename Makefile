@@ -6,13 +6,15 @@ STAMP  := $(VENV)/.installed
 NODES  ?= 20
 PROMTOOL := .cache/prometheus/usr/bin/promtool
 
-.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full bench-soak cluster-up cluster-down crds clean
+.PHONY: help venv controlplane test test-unit test-e2e check-install demo bench bench-full bench-soak cluster-up cluster-down crds clean image image-context
 
 help:
 	@echo "make demo          local cluster + simulated CNI + an UpgradePlan, shown live (CHART=1: the chart path)"
 	@echo "make test          unit + e2e tests on a real local control plane"
 	@echo "make cluster-up    start the 'dev' cluster (NODES=$(NODES)); make cluster-down stops it"
 	@echo "make crds          regenerate crds/ from the pydantic models"
+	@echo "make image         the operator's container image (buildah on a Debian base, no registry or daemon); prints its size"
+	@echo "make image-context what a plain 'docker build .' copies in: wheels for Python 3.11 and helm, in .cache/image"
 	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
 	@echo "make bench-full    the issue-7 set: 100 and 1000 nodes, 50k unrelated pods, pre-flight over 100k endpoints"
 	@echo "make bench-soak    PLANS=24 plans in a row in one operator: RSS, threads and API connections after each"
@@ -81,6 +83,15 @@ cluster-down: $(STAMP)
 crds: $(STAMP)
 	$(PY) -m cniupgrade crd > crds/upgradeplan.yaml
 	cp crds/upgradeplan.yaml deploy/chart/cni-upgrade-operator/crds/upgradeplan.yaml
+
+# The operator's image without a registry or a daemon: a Debian bookworm base made by mmdebstrap (cached) and
+# buildah (both installed with apt-get when missing, as root). Reused while the tree is unchanged.
+image: $(STAMP)
+	$(PY) -m localcluster.image build
+
+# For `docker build .` on any machine: the wheels and helm the Dockerfile copies in (needs Go 1.26+ for helm).
+image-context: $(STAMP)
+	$(PY) -m localcluster.image context
 
 clean: cluster-down
 	rm -rf .localcluster

@@ -113,7 +113,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _cached(key: str, build: Callable[[Path, Callable], None], what: str, log) -> Path:
+def cached(key: str, build: Callable[[Path, Callable], None], what: str, log, needs_go: bool = True) -> Path:
     """The cache entry `key`, built first (by `build` into a staging folder) when it has none."""
     root = cache_root()
     target = root / key
@@ -124,7 +124,8 @@ def _cached(key: str, build: Callable[[Path, Callable], None], what: str, log) -
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a waiter then finds it done
         if (target / "complete").exists():
             return target
-        _check_go()
+        if needs_go:
+            _check_go()
         staging = root / f".building-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         started = time.monotonic()
@@ -141,7 +142,7 @@ def _cached(key: str, build: Callable[[Path, Callable], None], what: str, log) -
 
 def ensure_built(log=_log) -> Binaries:
     """Return the cached control-plane binaries, building them first when the cache key has none."""
-    return Binaries(_cached(versions.cache_key(), _build_into, "control plane", log))
+    return Binaries(cached(versions.cache_key(), _build_into, "control plane", log))
 
 
 def _build_helm_into(staging: Path, log) -> None:
@@ -154,7 +155,7 @@ def _build_helm_into(staging: Path, log) -> None:
 
 def ensure_helm(log=_log) -> Path:
     """The helm CLI, built from Go modules once into its own cache entry (the control plane's stays as it is)."""
-    return _cached(versions.helm_cache_key(), _build_helm_into, "helm", log) / "bin" / "helm"
+    return cached(versions.helm_cache_key(), _build_helm_into, "helm", log) / "bin" / "helm"
 
 
 def _build_registry_into(staging: Path, log) -> None:
@@ -166,4 +167,4 @@ def _build_registry_into(staging: Path, log) -> None:
 
 def ensure_registry(log=_log) -> Path:
     """A small OCI registry (go-containerregistry's, in memory) for the chart path's oci:// sources in tests."""
-    return _cached(versions.registry_cache_key(), _build_registry_into, "OCI registry", log) / "bin" / "registry"
+    return cached(versions.registry_cache_key(), _build_registry_into, "OCI registry", log) / "bin" / "registry"
