@@ -228,13 +228,15 @@ def test_a_plan_keeps_its_promises_under_a_hostile_cluster(admin_api, namespace,
         # took the DaemonSet: that one is named (Degraded) and the DaemonSet stays OnDelete
         present = {n.metadata.name for n in core.list_node().items}
 
-        def on_previous() -> set[str] | None:
+        def on_previous() -> tuple[set[str]] | None:
+            """(the nodes whose agent is not on the target,) once every node has one: a tuple, as the set may be
+            empty and wait_for waits for a true value."""
             pods = core.list_namespaced_pod(namespace, label_selector=AGENT_SELECTOR).items
             by_node = {p.spec.node_name: p for p in pods if p.spec.node_name and not p.metadata.deletion_timestamp}
             if not present <= set(by_node):
                 return None  # the DaemonSet controller is still filling a node
-            return {n for n in present if by_node[n].metadata.labels.get("controller-revision-hash") != target}
-        left = wait_for(lambda: (found := on_previous()) is not None and (found,), 60, f"a pod on each node\n{story}")[0]
+            return ({n for n in present if by_node[n].metadata.labels.get("controller-revision-hash") != target},)
+        (left,) = wait_for(on_previous, 60, f"a pod on each node\n{story}")
         assert left <= adversary.h.added_nodes, (left, story)
         if left:
             degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
