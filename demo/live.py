@@ -5,18 +5,9 @@ import sys
 import time
 from typing import Callable
 
-from cniupgrade.api.status import NodeResult
+from cniupgrade.kubectl_plugin.summary import LEGEND, SYMBOLS, node_states
 
-SYMBOLS = {"Pending": ".", "Upgrading": "~", "Upgraded": "#", "Failed": "X", "RolledBack": "<"}
-LEGEND = "  . pending   ~ upgrading   # upgraded   X failed   < rolled back"
-
-
-def node_states(status: dict) -> dict[str, str]:
-    """Every planned node's state, pending unless the status names it."""
-    states = {n: "Pending" for batch in (status.get("plan") or {}).get("batches", []) for n in batch}
-    states.update({r["name"]: r["state"] for r in status.get("nodes", [])})
-    states.update({NodeResult.from_compact(entry).name: "Upgraded" for entry in status.get("upgradedNodes", [])})
-    return states
+__all__ = ["follow", "node_states", "render"]
 
 
 def render(name: str, status: dict, events: list[str], width: int = 10) -> str:
