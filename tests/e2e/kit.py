@@ -7,6 +7,7 @@ from pathlib import Path
 from kubernetes import client
 
 from cniupgrade.api import models
+from cniupgrade.api.status import upgraded_names
 from localcluster.waiting import wait_for
 
 AGENT_LABELS = {"app": "cni-agent"}
@@ -91,7 +92,7 @@ class Kubectl:
 def end_states(status: dict) -> dict[str, str]:
     """Each node the plan's status names -> its end state: Upgraded, a node result's state (Failed, RolledBack...),
     or the reason the plan left it out. A node named twice fails the test."""
-    named: list[tuple[str, str]] = [(entry.split(" ")[0], "Upgraded") for entry in status.get("upgradedNodes") or []]
+    named: list[tuple[str, str]] = [(name, "Upgraded") for name in upgraded_names(status)]
     named += [(result["name"], result["state"]) for result in status.get("nodes") or []]
     named += [tuple(entry.split(": ", 1)) for entry in (status.get("plan") or {}).get("excluded") or []]
     states = dict(named)

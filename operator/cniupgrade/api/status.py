@@ -91,6 +91,46 @@ class NodeResult(ApiModel):
                    finished_at=finished_at)
 
 
+COMPACT_ABOVE = 2000  # planned nodes: above, upgraded ones travel as position ranges (status.upgradedRanges)
+
+
+def plan_order(plan: ComputedPlan | dict | None) -> list[str]:
+    """Every planned node in rollout order (a plan as a model, or as it is on the wire)."""
+    batches = (plan.get("batches") if isinstance(plan, dict) else plan.batches) if plan else None
+    return [n for batch in batches or [] for n in batch]
+
+
+def ranges(sorted_positions: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
+    parts: list[str] = []
+    start = previous = None
+    for p in [*sorted_positions, None]:
+        if p is not None and previous is not None and p == previous + 1:
+            previous = p
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = p
+    return ",".join(parts)
+
+
+def positions(text: str) -> list[int]:
+    """'0-2,5,7-8' -> [0, 1, 2, 5, 7, 8]."""
+    found: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        found.extend(range(int(first), int(last or first) + 1))
+    return found
+
+
+def upgraded_names(wire: dict) -> list[str]:
+    """The upgraded nodes a status names as the API server returns it (camelCase): upgradedNodes and
+    upgradedRanges, for readers that do not load the model (kubectl cniupgrade, tests)."""
+    order = plan_order(wire.get("plan"))
+    return [*(entry.split(" ", 1)[0] for entry in wire.get("upgradedNodes") or []),
+            *(order[i] for i in positions(wire.get("upgradedRanges") or ""))]
+
+
 def parse_time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
@@ -178,6 +218,9 @@ class UpgradePlanStatus(ApiModel):
         "Upgraded nodes, one string each: '<name> <startedAt> <finishedAt>'. One value per node, not five: the API "
         "server's cost of every status write grows with the values the object holds (at 1000 nodes: 98 ms as "
         "objects, 28 ms as strings). In memory they are results in nodes; this field is their form on the wire."))
+    upgraded_ranges: str = Field(default="", description=(
+        f"In plans of more than {COMPACT_ABOVE} nodes, the upgraded ones instead: their positions in plan order "
+        "(status.plan.batches, flattened) as ranges, '0-4999,5001-64999', without per-node times."))
     counts: Counts = Field(default_factory=Counts)
     progress: str = Field(default="", description=(
         "upgraded/planned, for kubectl get, and how many agent nodes the plan left out (excluded or NotReady)."))
@@ -207,18 +250,21 @@ class UpgradePlanStatus(ApiModel):
     @model_validator(mode="before")
     @classmethod
     def _expand_upgraded(cls, data):
-        """upgradedNodes become results in nodes, in plan order as the loop keeps them (so a status read back
-        equals the one written). A status written before upgradedNodes existed listed them in nodes."""
+        """upgradedNodes and upgradedRanges become results in nodes, in plan order as the loop keeps them (so a
+        status read back equals the one written). A status written before upgradedNodes existed listed them in
+        nodes."""
         if not isinstance(data, dict):
             return data
         key = "upgradedNodes" if "upgradedNodes" in data else "upgraded_nodes"
-        if not data.get(key):
+        ranges_key = "upgradedRanges" if "upgradedRanges" in data else "upgraded_ranges"
+        if not data.get(key) and not data.get(ranges_key):
             return data
         data = dict(data)
-        merged = [*(data.get("nodes") or []), *(NodeResult.from_compact(c) for c in data.pop(key))]
-        plan = data.get("plan") or {}
-        batches = plan.get("batches") if isinstance(plan, dict) else plan.batches
-        position = {name: i for i, name in enumerate(n for batch in batches or [] for n in batch)}
+        order = plan_order(data.get("plan"))
+        merged = [*(data.get("nodes") or []), *(NodeResult.from_compact(c) for c in data.pop(key, None) or []),
+                  *(NodeResult(name=order[i], state=NodeState.upgraded)
+                    for i in positions(data.pop(ranges_key, None) or ""))]
+        position = {name: i for i, name in enumerate(order)}
         merged.sort(key=lambda r: position.get(r["name"] if isinstance(r, dict) else r.name, len(position)))
         data["nodes"] = merged
         return data
@@ -228,6 +274,11 @@ class UpgradePlanStatus(ApiModel):
         data = handler(self)
         if "nodes" in data and any(r.state is NodeState.upgraded for r in self.nodes):
             data["nodes"] = [d for r, d in zip(self.nodes, data["nodes"]) if r.state is not NodeState.upgraded]
+            upgraded = [r for r in self.nodes if r.state is NodeState.upgraded]
+            order = plan_order(self.plan)
+            position = {name: i for i, name in enumerate(order)} if len(order) > COMPACT_ABOVE else {}
             data["upgradedNodes" if info.by_alias else "upgraded_nodes"] = [
-                r.compact() for r in self.nodes if r.state is NodeState.upgraded]
+                r.compact() for r in upgraded if r.name not in position]
+            data["upgradedRanges" if info.by_alias else "upgraded_ranges"] = ranges(
+                sorted(position[r.name] for r in upgraded if r.name in position))
         return data

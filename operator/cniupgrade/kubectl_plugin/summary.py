@@ -4,7 +4,7 @@ Three forms: the status block; one line per change (--watch to a log); a screen 
 terminal), the block with a grid of the planned nodes as demo/live.py draws it."""
 from __future__ import annotations
 
-from cniupgrade.api.status import NodeResult
+from cniupgrade.api.status import upgraded_names
 from cniupgrade.kubectl_plugin.ended import TERMINAL, condition
 COUNT_FIELDS = ("total", "planned", "upgraded", "failed", "rolledBack", "removed", "pending", "excluded", "notReady")
 SYMBOLS = {"Pending": ".", "Upgrading": "~", "Upgraded": "#", "Failed": "X", "RolledBack": "<", "Removed": "-"}
@@ -107,7 +107,7 @@ def node_states(status: dict) -> dict[str, str]:
     """Every planned node's state, Pending unless the status names it."""
     states = {n: "Pending" for batch in (status.get("plan") or {}).get("batches") or [] for n in batch}
     states.update({r["name"]: r["state"] for r in status.get("nodes") or []})
-    states.update({NodeResult.from_compact(entry).name: "Upgraded" for entry in status.get("upgradedNodes") or []})
+    states.update(dict.fromkeys(upgraded_names(status), "Upgraded"))
     return states
 
 
