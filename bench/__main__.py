@@ -17,9 +17,13 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import yaml
+from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster import build, deployment, serviceaccount
@@ -62,6 +66,36 @@ def start_operator(kubeconfig: Path, log: Path, metrics_port: int, env: dict[str
                                 stderr=subprocess.STDOUT)
 
 
+@dataclass(frozen=True)
+class Operated:
+    """A local cluster with the operator running in it as its own ServiceAccount."""
+    cluster: LocalCluster
+    operator: subprocess.Popen
+    metrics_port: int
+
+    @property
+    def api(self) -> client.ApiClient:
+        return api_client(self.cluster.kubeconfig)
+
+    def passes(self) -> float:
+        return reconcile_passes(self.metrics_port)
+
+
+@contextmanager
+def operated_cluster(name: str, config: ClusterConfig) -> Iterator[Operated]:
+    """Up, with the operator started; the operator stopped and the cluster down on the way out."""
+    cluster = LocalCluster(name, build.ensure_built())
+    cluster.up(config)
+    metrics_port = free_port()
+    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
+    try:
+        yield Operated(cluster, operator, metrics_port)
+    finally:
+        operator.terminate()
+        operator.wait(30)
+        cluster.down()
+
+
 def reconcile_passes(metrics_port: int) -> float:
     """Every plan's reconcile passes so far, from the operator's own metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
@@ -90,15 +124,12 @@ def progress(run: Run, note: str = "") -> Run:
 
 
 def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
-    cluster = LocalCluster("bench", build.ensure_built())
-    cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,)))
-    metrics_port = free_port()
-    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
-    try:
-        api = api_client(cluster.kubeconfig)
+    config = ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,))
+    with operated_cluster("bench", config) as operated:
+        cluster, operator, api = operated.cluster, operated.operator, operated.api
         # "bench": this process, i.e. the pod timeline of every run, and the floor's deleter in the floor's runs
         pids = {**cluster.state.pids, "operator": operator.pid, "bench": os.getpid()}
-        rollouts = Rollouts(api, nodes, max_unavailable, pids, lambda: reconcile_passes(metrics_port))
+        rollouts = Rollouts(api, nodes, max_unavailable, pids, operated.passes)
         # Untimed: the operator's first plan pays its start-up; each kind's first run warms the caches it uses.
         progress(rollouts.operator(canary=0), "(warm-up)")
         progress(rollouts.native(), "(warm-up)")
@@ -116,10 +147,6 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             crowded = progress(rollouts.operator(canary=0), f"(with {crowd_pods} unrelated pods)")
         crowded_rss = peak_rss_mib(operator.pid)
         requests = requests_per_node(cluster, ours, nodes)
-    finally:
-        operator.terminate()
-        operator.wait(30)
-        cluster.down()
     median_native = statistics.median(r.seconds for r in native)
     median_ours = statistics.median(r.seconds for r in ours)
     median_floor = statistics.median(r.seconds for r in floor)

@@ -16,22 +16,11 @@ import time
 
 from kubernetes import client
 
-from bench.__main__ import install_operator, reconcile_passes, start_operator
-from bench.rollout import cpu_seconds, daemonset, wait
-from localcluster import build
-from localcluster.cluster import ClusterConfig, LocalCluster
-from localcluster.objects import api_client
-from localcluster.processes import free_port
+from bench.__main__ import operated_cluster, reconcile_passes
+from bench.rollout import cpu_seconds, daemonset, plan_body, wait
+from localcluster.cluster import ClusterConfig
 
 GROUP, VERSION, PLURAL = "cniupgrade.io", "v1alpha1", "upgradeplans"
-
-
-def plan_body(namespace: str, max_unavailable: int) -> dict:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "UpgradePlan", "metadata": {"name": "bench"},
-            "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
-                     "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
-                     "rollout": {"maxUnavailable": max_unavailable, "canary": {"count": 1},
-                                 "nodeTimeoutSeconds": 600}}}
 
 
 def parse(text: str) -> float:
@@ -61,43 +50,34 @@ class Fleet:
         created = {}
         for namespace in namespaces:
             self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                                        plan_body(namespace, self.max_unavailable))
+                                                        plan_body(namespace, self.max_unavailable, canary=1))
             created[namespace] = time.time()
         done: dict[str, dict] = {}
 
         def all_done() -> bool:
             for namespace in namespaces:
                 if namespace not in done:
-                    status = (self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bench")
-                              .get("status") or {})
-                    if status.get("phase") == "Succeeded":
-                        done[namespace] = {"ended": time.time(), "started": parse(status["startedAt"])}
+                    plan = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bench")
+                    status = plan.get("status") or {}
+                    if status.get("phase") == "Succeeded":  # both times the API server's, in whole seconds
+                        done[namespace] = {"ended": time.time(), "startDelay": parse(status["startedAt"])
+                                           - parse(plan["metadata"]["creationTimestamp"])}
             return len(done) == len(namespaces)
         wait(all_done, 1800, "every plan Succeeded", 0.5)
         passes = reconcile_passes(self.metrics_port) - passes  # before the plans go
         cpu = cpu_seconds({"operator": self.operator_pid})["operator"] - cpu
         return {"seconds": [done[n]["ended"] - created[n] for n in namespaces],
-                "startDelay": [done[n]["started"] - created[n] for n in namespaces],
+                "startDelay": [done[n]["startDelay"] for n in namespaces],
                 "passes": passes, "cpu": cpu}
 
 
 def run(plans: int, nodes: int, max_unavailable: int, ready_ms: int) -> tuple[dict, dict]:
-    cluster = LocalCluster("concurrent", build.ensure_built())
-    cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms))
-    metrics_port = free_port()
-    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
-    try:
-        fleet = Fleet(api_client(cluster.kubeconfig), nodes, max_unavailable, operator.pid, metrics_port)
+    with operated_cluster("concurrent", ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms)) as operated:
+        fleet = Fleet(operated.api, nodes, max_unavailable, operated.operator.pid, operated.metrics_port)
         names = [f"conc-{i}" for i in range(plans + 2)]
         fleet.agents(names)  # every DaemonSet first: the lone plan runs among as many pods as the many do
         fleet.roll(names[:1])  # warm-up: the operator's first plan pays its start-up
-        alone = fleet.roll(names[1:2])
-        together = fleet.roll(names[2:])
-    finally:
-        operator.terminate()
-        operator.wait(30)
-        cluster.down()
-    return alone, together
+        return fleet.roll(names[1:2]), fleet.roll(names[2:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = together["seconds"]
     print(f"  {args.plans} plans at once: per plan median {statistics.median(seconds):.2f}s "
           f"(x{statistics.median(seconds) / lone:.2f} of alone), slowest {max(seconds):.2f}s; "
-          f"started rolling after creation: median {statistics.median(together['startDelay']):.1f}s, "
-          f"last {max(together['startDelay']):.1f}s")
+          f"started rolling after creation (whole seconds): median {statistics.median(together['startDelay']):.0f}s, "
+          f"last {max(together['startDelay']):.0f}s")
     print(f"  {together['passes']:.0f} passes, operator CPU {together['cpu']:.2f}s "
           f"({together['cpu'] / max(together['passes'], 1) * 1000:.2f} ms per pass; "
           f"x{(together['cpu'] / max(together['passes'], 1)) / (alone['cpu'] / max(alone['passes'], 1)):.2f} "

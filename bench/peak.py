@@ -15,12 +15,17 @@ MARKER = "bench-peak-rss-mib"
 REPO = Path(__file__).resolve().parent.parent  # the working directory `python -m bench.peak` needs
 
 
+def proc_status(pid: int, name: str) -> int:
+    """A number of /proc/<pid>/status: VmHWM, VmRSS (KiB), Threads..."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return int(line.split()[1])
+    raise KeyError(name)
+
+
 def peak_rss_mib(pid: int) -> float:
     """A live process's own peak RSS (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return proc_status(pid, "VmHWM") / 1024
 
 
 if __name__ == "__main__":

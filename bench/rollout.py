@@ -28,6 +28,15 @@ def daemonset(max_unavailable: int) -> dict:
             "containers": [{"name": "agent", "image": OLD_IMAGE}]}}}}
 
 
+def plan_body(namespace: str, max_unavailable: int, canary: int) -> dict:
+    """The bench's UpgradePlan "bench": the agent to v2, no pre-pull."""
+    return {"apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
+            "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
+                     "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
+                     "rollout": {"maxUnavailable": max_unavailable, "canary": {"count": canary},
+                                 "nodeTimeoutSeconds": 600}}}
+
+
 def watch_until(list_fn, namespace: str, name: str, predicate, timeout: float, what: str, **kw) -> None:
     """Until `predicate(object)` holds, from a watch of that one object (polling a large object every few ms
     would load the API server and this process, and the measurement with them)."""
@@ -115,12 +124,8 @@ class Rollouts:
 
     def operator(self, canary: int) -> Run:
         def start(namespace: str) -> None:
-            self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
-                "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
-                "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
-                         "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
-                         "rollout": {"maxUnavailable": self.max_unavailable, "canary": {"count": canary},
-                                     "nodeTimeoutSeconds": 600}}})
+            self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
+                                                        plan_body(namespace, self.max_unavailable, canary))
 
         passes = []
 

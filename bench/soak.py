@@ -11,22 +11,13 @@ import os
 import sys
 from pathlib import Path
 
-from localcluster import build
-from localcluster.cluster import ClusterConfig, LocalCluster
-from localcluster.objects import api_client
-from localcluster.processes import free_port
+from localcluster.cluster import ClusterConfig
 
-from bench.__main__ import install_operator, reconcile_passes, start_operator
+from bench.__main__ import operated_cluster
+from bench.peak import proc_status
 from bench.rollout import Rollouts
 
 ESTABLISHED = "01"
-
-
-def status_field(pid: int, name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1])
-    raise KeyError(name)
 
 
 def connections_to(pid: int, port: int) -> int:
@@ -49,29 +40,20 @@ def connections_to(pid: int, port: int) -> int:
 
 
 def soak(plans: int, nodes: int, max_unavailable: int, ready_ms: int) -> list[dict]:
-    cluster = LocalCluster("soak", build.ensure_built())
-    cluster.up(ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms))
-    metrics_port = free_port()
-    operator = start_operator(install_operator(cluster), cluster.dir / "operator.log", metrics_port)
-    apiserver_port = cluster.state.ports["kube-apiserver"]
     samples = []
-    try:
-        rollouts = Rollouts(api_client(cluster.kubeconfig), nodes, max_unavailable,
-                            {**cluster.state.pids, "operator": operator.pid, "bench": os.getpid()},
-                            lambda: reconcile_passes(metrics_port))
+    with operated_cluster("soak", ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms)) as operated:
+        cluster, pid = operated.cluster, operated.operator.pid
+        apiserver_port = cluster.state.ports["kube-apiserver"]
+        rollouts = Rollouts(operated.api, nodes, max_unavailable,
+                            {**cluster.state.pids, "operator": pid, "bench": os.getpid()}, operated.passes)
         for index in range(1, plans + 1):
             run = rollouts.operator(canary=1)
             sample = {"plan": index, "seconds": round(run.seconds, 2),
-                      "rssMiB": round(status_field(operator.pid, "VmRSS") / 1024, 1),
-                      "threads": status_field(operator.pid, "Threads"),
-                      "apiConnections": connections_to(operator.pid, apiserver_port)}
+                      "rssMiB": round(proc_status(pid, "VmRSS") / 1024, 1), "threads": proc_status(pid, "Threads"),
+                      "apiConnections": connections_to(pid, apiserver_port)}
             samples.append(sample)
             print(f"  plan {index:3d}: {sample['seconds']:6.2f}s  RSS {sample['rssMiB']:6.1f} MiB  threads "
                   f"{sample['threads']:3d}  connections to the API server {sample['apiConnections']:3d}", flush=True)
-    finally:
-        operator.terminate()
-        operator.wait(30)
-        cluster.down()
     return samples
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from cniupgrade.api.status import ComputedPlan
+from cniupgrade.api.status import ComputedPlan, plan_order
 from cniupgrade.memo import last_by_identity
 
 
@@ -23,7 +23,7 @@ class PlanLayout:
 @last_by_identity
 def layout_of(plan: ComputedPlan | None) -> PlanLayout:
     batches = plan.batches if plan is not None else []
-    order = tuple(name for batch in batches for name in batch)
+    order = tuple(plan_order(plan))
     starts, start = [], 0
     for batch in batches:
         starts.append(start)
