@@ -48,6 +48,7 @@ check-install: $(STAMP)
 	.cache/install-check/bin/cniupgrade --help > /dev/null
 	.cache/install-check/bin/kubectl-cniupgrade --version > /dev/null
 	.cache/install-check/bin/cniupgrade crd | diff -q - crds/upgradeplan.yaml
+	.cache/install-check/bin/cniupgrade crd --kind UpgradePlanRoster | diff -q - crds/upgradeplanroster.yaml
 	@echo "check-install: pip install . works; the installed package generates the committed CRD"
 
 test-unit: $(STAMP) $(PROMTOOL)
@@ -82,7 +83,8 @@ cluster-down: $(STAMP)
 
 crds: $(STAMP)
 	$(PY) -m cniupgrade crd > crds/upgradeplan.yaml
-	cp crds/upgradeplan.yaml deploy/chart/cni-upgrade-operator/crds/upgradeplan.yaml
+	$(PY) -m cniupgrade crd --kind UpgradePlanRoster > crds/upgradeplanroster.yaml
+	cp crds/upgradeplan.yaml crds/upgradeplanroster.yaml deploy/chart/cni-upgrade-operator/crds/
 
 # The operator's image without a registry or a daemon: a Debian bookworm base made by mmdebstrap (cached) and
 # buildah (both installed with apt-get when missing, as root). Reused while the tree is unchanged.

@@ -1,6 +1,7 @@
 """python -m bench.status_size: the size of a finished plan's status as the operator writes it, at fleet sizes.
 
-etcd refuses objects over 1.5 MiB. The status is built with the operator's own models for N nodes, all upgraded
+etcd refuses objects over 1.5 MiB. Above 2000 planned nodes the names are kept in UpgradePlanRoster shards
+(api/roster.py); their sizes are printed too. The status is built with the operator's own models for N nodes, all upgraded
 but for a few failed and excluded ones, with two kinds of node names: kwok's (node-00001) and cloud-style ones
 with a random part (gke-prod-pool-3-1a2b3c4d-x7kq), which compress far less.
 """
@@ -11,6 +12,7 @@ import json
 import random
 import sys
 
+from cniupgrade.api import roster
 from cniupgrade.api.status import ComputedPlan, Counts, NodeResult, NodeState, Phase, UpgradePlanStatus
 
 STARTED, FINISHED = "2026-12-03T06:00:00Z", "2026-12-03T06:00:07Z"
@@ -42,8 +44,19 @@ def finished_status(count: int, style: str, max_unavailable: int = 10) -> Upgrad
                       excluded=len(excluded)))
 
 
-def wire_bytes(status: UpgradePlanStatus) -> int:
-    return len(json.dumps({"status": status.model_dump(mode="json", by_alias=True)}, separators=(",", ":")))
+def compact_bytes(data: dict) -> int:
+    return len(json.dumps(data, separators=(",", ":")))
+
+
+def wire_sizes(status: UpgradePlanStatus) -> tuple[int, list[int]]:
+    """The status as the operator writes it (the names of a large plan in its roster), and each roster shard."""
+    wire = status.model_dump(mode="json", by_alias=True)
+    if not roster.needed(status.plan):
+        return compact_bytes({"status": wire}), []
+    made = roster.of(status.plan, "upgrade")
+    wire["plan"] = roster.compact(wire["plan"], made)
+    return compact_bytes({"status": wire}), [compact_bytes({"spec": s.model_dump(mode="json", by_alias=True)})
+                                             for s in made.shards]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for count in (int(n) for n in args.nodes.split(",")):
         for style in ("kwok", "cloud"):
-            size = wire_bytes(finished_status(count, style))
-            print(f"{count:6d} nodes, {style:5} names: status {size / 1024:8.0f} KiB "
-                  f"({size / LIMIT:5.1%} of etcd's 1.5 MiB)", flush=True)
+            size, shards = wire_sizes(finished_status(count, style))
+            rosters = (f"; roster: {len(shards)} shard(s), largest {max(shards) / 1024:.0f} KiB "
+                       f"({max(shards) / LIMIT:.1%})" if shards else "")
+            print(f"{count:6d} nodes, {style:5} names: status {size / 1024:6.1f} KiB "
+                  f"({size / LIMIT:5.1%} of etcd's 1.5 MiB){rosters}", flush=True)
     return 0
 
 

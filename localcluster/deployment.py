@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 POLICY_CONFIGMAP = "cniupgrade-policy"
 # Applied before the operator starts; the Deployment itself is replaced by a local process.
-MANIFESTS = (REPO / "crds" / "upgradeplan.yaml", DEPLOY / "namespace.yaml", DEPLOY / "rbac.yaml",
+MANIFESTS = (REPO / "crds" / "upgradeplan.yaml", REPO / "crds" / "upgradeplanroster.yaml", DEPLOY / "namespace.yaml", DEPLOY / "rbac.yaml",
              DEPLOY / "policy.yaml")
 
 

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.epilog = ("exit codes: 0 the plan would start; 1 it is blocked (a failed check, a DaemonSet or namespace "
                    "not found); 2 bad input; 3 no cluster to ask (unreachable, no kubeconfig, a read refused)")
 
-    crd = sub.add_parser("crd", help="print the UpgradePlan CRD generated from the models")
+    crd = sub.add_parser("crd", help="print a CRD generated from the models (the UpgradePlan's by default)")
+    crd.add_argument("--kind", choices=("UpgradePlan", "UpgradePlanRoster"), default="UpgradePlan")
     for command in (run, plan, crd):
         command.add_argument("--plugin-module", action="append", default=None, metavar="MODULE",
                              help="import MODULE, which registers a plugin of its own (repeatable; default: "
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         from cniupgrade.api import crd
         from cniupgrade.seams.plugin import plugin_names
         builtins.load_plugin_modules(args.plugin_module)
-        sys.stdout.write(crd.render(plugin_names()))
+        sys.stdout.write(crd.render(plugin_names(), args.kind))
         return 0
     return 2
 

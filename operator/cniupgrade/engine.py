@@ -22,8 +22,10 @@ from cniupgrade import metrics, policy
 from cniupgrade.api import conditions as cond
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
+from cniupgrade.api.roster import RosterMissing
 from cniupgrade.kube.apply import Executor
 from cniupgrade.kube.preflight import with_preflight
+from cniupgrade.kube.rosters import RosterReader
 from cniupgrade.kube.view import PlanView
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.preflight import security_checks
@@ -56,6 +58,7 @@ class PlanRunner:
         self.api, self.namespace, self.name, self.uid = api, namespace, name, uid
         self.wake = threading.Event()
         self.executor = Executor(api, namespace, name, uid)
+        self.rosters = RosterReader(api, namespace)
         self.plan = WatchCache(f"plan-{namespace}-{name}", client.CustomObjectsApi(api).list_namespaced_custom_object,
                                self.wake.set, group=models.GROUP, version=models.VERSION, namespace=namespace,
                                plural=models.PLURAL, field_selector=f"metadata.name={name}")
@@ -126,6 +129,13 @@ class PlanRunner:
                 self._report_stuck("Forbidden", api_message(exc))
             log.warning("plan %s/%s: API error %s %s; retrying in %.1fs", self.namespace, self.name, exc.status,
                         exc.reason, self.backoff)
+        except RosterMissing as exc:
+            # Nothing is decided or written without the plan's order: a status written now would lose it for good.
+            log.warning("plan %s/%s: %s; retrying in %.1fs", self.namespace, self.name, exc, self.backoff)
+            if str(exc) != self._stuck_reported:
+                self._stuck_reported = str(exc)
+                self.executor.post_event(act.Event("Warning", "RosterMissing", f"{exc}: the plan waits; deleting "
+                                                   "it releases the DaemonSet"))
         except StepStuck as exc:
             self._report_stuck(exc.reason, str(exc)[:1024])
             log.warning("plan %s/%s: %s; retrying in %.1fs", self.namespace, self.name, exc, self.backoff)
@@ -160,7 +170,7 @@ class PlanRunner:
             return IDLE_RECHECK_SECONDS
         generation = body["metadata"].get("generation", 0)
         retry = (body["metadata"].get("annotations") or {}).get(models.RETRY_ANNOTATION)
-        status = self.status_book.base(body, parse_status)
+        status = self.status_book.base(body, self._parse_status)
         try:
             spec = self._spec(body)
             ds_name = daemonset_name(spec)
@@ -186,6 +196,10 @@ class PlanRunner:
         write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)
+
+    def _parse_status(self, body: dict) -> status_api.UpgradePlanStatus:
+        """The stored status, its plan's names read back from its roster (RosterMissing when they cannot be)."""
+        return parse_status({**body, "status": self.rosters.whole_status(body.get("status"))})
 
     def _spec(self, body: dict) -> models.UpgradePlanSpec:
         """The parsed spec, kept per generation (the API server bumps it on every spec change)."""

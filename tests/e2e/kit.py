@@ -8,6 +8,7 @@ from kubernetes import client
 
 from cniupgrade.api import models
 from cniupgrade.api.status import upgraded_names
+from cniupgrade.kube.rosters import RosterReader
 from localcluster.waiting import wait_for
 
 AGENT_LABELS = {"app": "cni-agent"}
@@ -52,6 +53,7 @@ class Plans:
     def __init__(self, api: client.ApiClient, namespace: str):
         self.custom = client.CustomObjectsApi(api)
         self.namespace = namespace
+        self.rosters = RosterReader(api, namespace)
 
     def create(self, name: str = "upgrade", **kw) -> dict:
         return self.custom.create_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace,
@@ -70,7 +72,8 @@ class Plans:
                                                     name)
 
     def status(self, name: str = "upgrade") -> dict:
-        return self.get(name).get("status") or {}
+        """As a reader sees it: a large plan's node names read back from its UpgradePlanRoster."""
+        return self.rosters.whole_status(self.get(name).get("status"))
 
     def wait_phase(self, *phases: str, name: str = "upgrade", timeout: float = 120) -> dict:
         return wait_for(lambda: (s := self.status(name)).get("phase") in phases and s, timeout,

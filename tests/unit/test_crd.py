@@ -8,6 +8,7 @@ from cniupgrade.api import crd
 from cniupgrade.seams.plugin import plugin_names
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "upgradeplan.yaml"
+ROSTER_CRD_FILE = CRD_FILE.with_name("upgradeplanroster.yaml")
 
 
 def walk(node, path="$"):
@@ -22,6 +23,15 @@ def walk(node, path="$"):
 
 def test_crds_dir_is_up_to_date():
     assert CRD_FILE.read_text() == crd.render(plugin_names()), "crds/ is stale: run `make crds`"
+    assert ROSTER_CRD_FILE.read_text() == crd.render(plugin_names(), "UpgradePlanRoster"), "run `make crds`"
+
+
+def test_the_roster_schema_is_structural():
+    schema = crd.roster_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for path, node in walk(schema):
+        assert "$ref" not in node and "anyOf" not in node and "$defs" not in node, path
+    assert set(schema["properties"]["spec"]["properties"]) == {"plan", "digest", "shard", "shards", "nodes",
+                                                               "excluded"}
 
 
 def test_schema_is_structural():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
 from cniupgrade.engine import PlanRunner
+from cniupgrade.kube.rosters import RosterReader
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.rollout.decide import spec_digest
 from cniupgrade.status_book import StatusBook
@@ -56,6 +57,7 @@ def runner_for(body: dict, view: FakeView) -> PlanRunner:
     runner = PlanRunner.__new__(PlanRunner)
     runner.api, runner.namespace, runner.name, runner.uid = None, "ops", "upgrade", "plan-uid"
     runner.plan, runner.view, runner.executor = FakePlanCache(body), view, RecordingExecutor()
+    runner.rosters = RosterReader(None, "ops")
     runner.status_book, runner.preflight_cache, runner._spec_cache = StatusBook(), None, None
     runner.policy = SecurityPolicy(trusted_namespaces=frozenset({"ops"}))  # the plan in ops manages namespace cni
     runner.stop_requested = type("Flag", (), {"is_set": lambda self: False})()

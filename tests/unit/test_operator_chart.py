@@ -12,9 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "chart" / "cni-upgrade-operator"
 
 
-def test_the_charts_crd_is_the_generated_one_byte_for_byte():
+def test_the_charts_crds_are_the_generated_ones_byte_for_byte():
     # helm installs crds/ as they are, never templated: a copy of `make crds`' output.
-    assert (CHART / "crds" / "upgradeplan.yaml").read_bytes() == (REPO / "crds" / "upgradeplan.yaml").read_bytes()
+    for name in ("upgradeplan.yaml", "upgradeplanroster.yaml"):
+        assert (CHART / "crds" / name).read_bytes() == (REPO / "crds" / name).read_bytes(), name
 
 
 def test_the_charts_alert_rules_are_deploy_monitorings_byte_for_byte():

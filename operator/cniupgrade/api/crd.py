@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import yaml
 
 from cniupgrade.api import models
+from cniupgrade.api import roster as roster_api
 from cniupgrade.api import status as status_api
 
 PRINTER_COLUMNS = [
@@ -84,26 +85,48 @@ def openapi_schema(plugins: Iterable[str]) -> dict:
     }
 
 
-def crd(plugins: Iterable[str]) -> dict:
+def definition(kind: str, plural: str, singular: str, short_names: list[str], schema: dict, columns: list[dict],
+               subresources: dict | None = None) -> dict:
+    """A namespaced CRD of our group with one served and stored version."""
+    version = {"name": models.VERSION, "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+    if subresources is not None:
+        version["subresources"] = subresources
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{models.PLURAL}.{models.GROUP}"},
+        "metadata": {"name": f"{plural}.{models.GROUP}"},
         "spec": {
             "group": models.GROUP,
             "scope": "Namespaced",
-            "names": {"kind": models.KIND, "plural": models.PLURAL, "singular": models.SINGULAR,
-                      "shortNames": models.SHORT_NAMES, "categories": ["cniupgrade"]},
-            "versions": [{
-                "name": models.VERSION, "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": openapi_schema(plugins)},
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": PRINTER_COLUMNS,
-            }],
+            "names": {"kind": kind, "plural": plural, "singular": singular, "shortNames": short_names,
+                      "categories": ["cniupgrade"]},
+            "versions": [{**version, "additionalPrinterColumns": columns}],
         },
     }
 
 
-def render(plugins: Iterable[str]) -> str:
-    header = "# Generated from operator/cniupgrade/api/models.py by `cniupgrade crd`. Do not edit.\n"
-    return header + yaml.safe_dump(crd(plugins), sort_keys=False, width=120)
+def crd(plugins: Iterable[str]) -> dict:
+    return definition(models.KIND, models.PLURAL, models.SINGULAR, models.SHORT_NAMES, openapi_schema(plugins),
+                      PRINTER_COLUMNS, subresources={"status": {}})
+
+
+def roster_crd() -> dict:
+    """UpgradePlanRoster: a large plan's node names, out of its status (api/roster.py)."""
+    schema = {
+        "type": "object",
+        "description": "A shard of a large UpgradePlan's node order and exclusions, written once by the operator "
+                       "and named in the plan's status.plan.roster.",
+        "required": ["spec"],
+        "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+                       "spec": schema_of(roster_api.RosterSpec)}}
+    columns = [{"name": "Plan", "type": "string", "jsonPath": ".spec.plan"},
+               {"name": "Shard", "type": "integer", "jsonPath": ".spec.shard"},
+               {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+    return definition(roster_api.KIND, roster_api.PLURAL, roster_api.SINGULAR, roster_api.SHORT_NAMES, schema,
+                      columns)
+
+
+def render(plugins: Iterable[str], kind: str = models.KIND) -> str:
+    header = "# Generated from operator/cniupgrade/api/ by `cniupgrade crd`. Do not edit.\n"
+    body = crd(plugins) if kind == models.KIND else roster_crd()
+    return header + yaml.safe_dump(body, sort_keys=False, width=120)

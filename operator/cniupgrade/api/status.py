@@ -5,6 +5,7 @@ Upgraded nodes travel as one string each (status.upgradedNodes); in memory they 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from enum import Enum
 from typing import Annotated
 
@@ -63,12 +64,38 @@ class CheckResult(ApiModel):
         "What to do once the upgrade has succeeded; posted then as a FollowUp Event."))
 
 
+DEFAULT_COMPACT_ABOVE = 2000
+# planned nodes: above, upgraded ones travel as position ranges and the plan's names in an UpgradePlanRoster
+COMPACT_ABOVE = int(os.environ.get("CNIUPGRADE_COMPACT_ABOVE", DEFAULT_COMPACT_ABOVE))
+
+
+class ExclusionSummary(ApiModel):
+    reason: str
+    count: int = 0
+    nodes: list[str] = Field(default_factory=list, description="The first few nodes left out for this reason.")
+
+
+class RosterRef(ApiModel):
+    """Where a large plan's node names are (api/roster.py): the UpgradePlanRoster objects <name>-0..<shards - 1>."""
+    name: str
+    shards: int
+    digest: str = Field(description="sha256 of the batch sizes, node order and exclusions the shards hold.")
+    batch_sizes: str = Field(description="Batch sizes in rollout order, run-length: '1,10x6499,3'.")
+
+
 class ComputedPlan(ApiModel):
-    batches: list[list[str]] = Field(default_factory=list, description="Node batches in rollout order.")
+    batches: list[list[str]] = Field(default_factory=list, description=(
+        "Node batches in rollout order (empty when the names are in status.plan.roster)."))
     canary_batches: int = Field(default=0, description="How many leading batches form the canary.")
     excluded: list[str] = Field(default_factory=list, description=(
-        "Nodes left out, with why: 'node: reason' (not Ready, unschedulable, no agent pod, selector)."))
+        "Nodes left out, with why: 'node: reason' (not Ready, unschedulable, no agent pod, selector); in "
+        "status.plan.roster instead for large plans."))
     max_unavailable: int = Field(default=1, description="The resolved batch size.")
+    excluded_by_reason: list[ExclusionSummary] = Field(default_factory=list, description=(
+        "With a roster: the exclusions counted by reason, the first few nodes named."))
+    roster: RosterRef | None = Field(default=None, description=(
+        f"In plans of more than {DEFAULT_COMPACT_ABOVE} nodes: the UpgradePlanRoster holding the batches' and the "
+        "exclusions' names, which would make the status too large for etcd."))
 
 
 class NodeResult(ApiModel):
@@ -89,9 +116,6 @@ class NodeResult(ApiModel):
         message = upgraded_message(started_at, finished_at) if started_at and finished_at else ""
         return cls(name=name, state=NodeState.upgraded, message=message, started_at=started_at,
                    finished_at=finished_at)
-
-
-COMPACT_ABOVE = 2000  # planned nodes: above, upgraded ones travel as position ranges (status.upgradedRanges)
 
 
 def plan_order(plan: ComputedPlan | dict | None) -> list[str]:
@@ -219,7 +243,7 @@ class UpgradePlanStatus(ApiModel):
         "server's cost of every status write grows with the values the object holds (at 1000 nodes: 98 ms as "
         "objects, 28 ms as strings). In memory they are results in nodes; this field is their form on the wire."))
     upgraded_ranges: str = Field(default="", description=(
-        f"In plans of more than {COMPACT_ABOVE} nodes, the upgraded ones instead: their positions in plan order "
+        f"In plans of more than {DEFAULT_COMPACT_ABOVE} nodes, the upgraded ones instead: their positions in plan order "
         "(status.plan.batches, flattened) as ranges, '0-4999,5001-64999', without per-node times."))
     counts: Counts = Field(default_factory=Counts)
     progress: str = Field(default="", description=(

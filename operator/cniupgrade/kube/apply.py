@@ -22,6 +22,7 @@ from cniupgrade.kube.client import acting_client, service_account_user
 from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.kube.helm_unlock import IN_PROGRESS, unlock_interrupted
+from cniupgrade.kube.rosters import RosterWriter
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.agent_pods import REVISION_LABEL
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
@@ -69,6 +70,7 @@ class Executor:
         self.spec: models.UpgradePlanSpec | None = None
         self.decided: status_api.UpgradePlanStatus | None = None
         self.plan_namespace, self.plan_name, self.plan_uid = plan_namespace, plan_name, plan_uid
+        self.rosters = RosterWriter(api, plan_namespace, plan_name, plan_uid)
         # UIDs of pods this process deleted: until the watch shows them terminating, a decision may ask again.
         self._deleted_uids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -356,9 +358,11 @@ class Executor:
     # ---- status and events -------------------------------------------------------------------------
     def write_status(self, status: status_api.UpgradePlanStatus) -> str:
         """Merge-patch the whole status (nulls remove stale keys); returns the new resourceVersion."""
-        body = {"status": status.model_dump(mode="json", by_alias=True)}
+        wire = status.model_dump(mode="json", by_alias=True)
+        wire["plan"] = self.rosters.compact_plan(status.plan, wire.get("plan"))
         written = self.custom.patch_namespaced_custom_object_status(models.GROUP, models.VERSION, self.plan_namespace,
-                                                                    models.PLURAL, self.plan_name, body)
+                                                                    models.PLURAL, self.plan_name, {"status": wire})
+        self.rosters.drop_others(wire)
         return written["metadata"]["resourceVersion"]
 
     def post_event(self, event: act.Event) -> None:

@@ -12,7 +12,9 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from cniupgrade.api import models
+from cniupgrade.api.roster import RosterMissing
 from cniupgrade.kubectl_plugin.connection import REQUEST_SECONDS
+from cniupgrade.kube.rosters import RosterReader
 from cniupgrade.kubectl_plugin.failures import EXIT_BAD_INPUT, EXIT_NO_CLUSTER, PluginError, from_api_exception
 
 FIELD_MANAGER = "kubectl-cniupgrade"
@@ -24,13 +26,22 @@ class PlanApi:
     def __init__(self, api: client.ApiClient, namespace: str, name: str):
         self.api, self.namespace, self.name = api, namespace, name
         self.custom = client.CustomObjectsApi(api)
+        self.rosters = RosterReader(api, namespace)
 
     def get(self) -> dict:
         try:
-            return self.custom.get_namespaced_custom_object(models.GROUP, models.VERSION, self.namespace,
-                                                            models.PLURAL, self.name, _request_timeout=REQUEST_SECONDS)
+            return self.whole(self.custom.get_namespaced_custom_object(
+                models.GROUP, models.VERSION, self.namespace, models.PLURAL, self.name,
+                _request_timeout=REQUEST_SECONDS))
         except (ApiException, HTTPError, OSError) as exc:
             raise self.failure(exc) from exc
+
+    def whole(self, plan: dict) -> dict:
+        """The plan with its node names read back from its UpgradePlanRoster (plans of more than 2000 nodes)."""
+        try:
+            return {**plan, "status": self.rosters.whole_status(plan.get("status"))} if plan.get("status") else plan
+        except RosterMissing as exc:
+            raise PluginError(EXIT_NO_CLUSTER, str(exc)) from exc
 
     def patch(self, body: dict) -> dict:
         """A JSON merge patch (what the client sends for a dict body to a custom object)."""
@@ -51,7 +62,7 @@ class PlanApi:
             try:
                 for kind, plan in self._watch(resource_version, min(seconds, WATCH_SECONDS)):
                     resource_version = plan["metadata"]["resourceVersion"]
-                    yield kind, plan
+                    yield kind, plan if kind == "DELETED" else self.whole(plan)
                     if kind == "DELETED":
                         return
             except ApiException as exc:
