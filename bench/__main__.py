@@ -123,8 +123,19 @@ def progress(run: Run, note: str = "") -> Run:
     return run
 
 
+LARGE_CLUSTER = 1000  # above, node Leases last 10 minutes (ClusterConfig.node_lease_seconds)
+
+
+def resolved(max_unavailable: str, nodes: int) -> int:
+    """'10' or '10%' of the nodes (rounded down, at least 1), as the DaemonSet controller resolves it."""
+    if max_unavailable.endswith("%"):
+        return max(1, nodes * int(max_unavailable[:-1]) // 100)
+    return int(max_unavailable)
+
+
 def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
-    config = ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,))
+    config = ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,),
+                           node_lease_seconds=40 if nodes <= LARGE_CLUSTER else 600)
     with operated_cluster("bench", config) as operated:
         cluster, operator, api = operated.cluster, operated.operator, operated.api
         # "bench": this process, i.e. the pod timeline of every run, and the floor's deleter in the floor's runs
@@ -216,7 +227,7 @@ def print_rollout(r: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--nodes", default="100", help="comma-separated node counts, e.g. 100,1000")
-    parser.add_argument("--max-unavailable", type=int, default=10)
+    parser.add_argument("--max-unavailable", default="10", help="nodes at once: a count, or a share like 10%%")
     parser.add_argument("--ready-delay-ms", type=int, default=500)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--crowd", type=int, default=0, help="unrelated pods added before a last rollout")
@@ -226,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = []
     for count in (int(n) for n in args.nodes.split(",") if n):
-        results.append(rollout_bench(count, args.max_unavailable, args.ready_delay_ms, args.trials, args.crowd))
+        results.append(rollout_bench(count, resolved(args.max_unavailable, count), args.ready_delay_ms, args.trials,
+                                     args.crowd))
         print_rollout(results[-1])
     if args.preflight:
         scales = preflight_bench([int(n) for n in args.preflight.split(",")])
