@@ -7,13 +7,13 @@ instead of polling.
 """
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
 from typing import Any, Callable, Iterable, Protocol
 
+import orjson
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -132,7 +132,7 @@ class WatchCache:
             version = {} if token else first_page  # a continued page carries its version in the token
             response = self._list_fn(**self._kwargs, limit=PAGE_SIZE, _continue=token, _preload_content=False,
                                      **version)
-            page = json.loads(response.data)
+            page = orjson.loads(response.data)
             for obj in page.get("items") or []:
                 items[_key(obj)] = self._transform(obj)
             token = (page.get("metadata") or {}).get("continue")
@@ -161,7 +161,7 @@ class WatchCache:
             try:
                 for line in iter_resp_lines(self._response):  # buffers events split across chunks
                     if line.strip():
-                        version = self._apply(json.loads(line), version)
+                        version = self._apply(orjson.loads(line), version)
             finally:
                 self._response.release_conn()
                 self._response = None
