@@ -245,13 +245,14 @@ class PlanRunner:
         self.executor.act_for(spec, decision.status)
         if any(isinstance(a, act.RunMigration) for a in decision.actions):
             self.preflight_cache = None  # the checks must look at the cluster as the migrations leave it
-        # consecutive pod deletions run at once; everything else in order
-        for deleting, group in itertools.groupby(decision.actions, key=lambda a: isinstance(a, act.DeletePod)):
-            for action in ([list(group)] if deleting else group):
+        # consecutive pod deletions run at once, and so do consecutive node taints; everything else in order
+        for at_once, group in itertools.groupby(decision.actions, key=lambda a: type(a) if isinstance(
+                a, (act.DeletePod, act.SetInFlightTaint)) else None):
+            for action in ([list(group)] if at_once else group):
                 if self.stop_requested.is_set():
                     return None  # the plan is being deleted: its finalizer releases the DaemonSet
-                if deleting:
-                    self.executor.delete_pods(action, ds)
+                if at_once:
+                    self.executor.run_at_once(action, ds)
                 elif done := self.executor.run(action, ds, raw_ds):  # an after-success action recorded this
                     decision.status = done.status
                     decision.events.append(act.Event("Normal", done.reason, done.message))
@@ -273,7 +274,8 @@ class PlanRunner:
             # events included, instead of starting from a phase change nobody was told about.
             self.status_book.record(previous)
             raise
-        metrics.observe(self.namespace, self.name, spec.plugin, decision.status, decision.newly_upgraded)
+        metrics.observe(self.namespace, self.name, spec.plugin, decision.status, decision.newly_upgraded,
+                        decision.tainted)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})

@@ -138,6 +138,10 @@ class Rollout(ApiModel):
     skip_cordoned: Annotated[bool, Field(default=False, description=(
         "Leave cordoned nodes out (named in status.plan.excluded). By default they are upgraded like any other: "
         "their pods still run and still need the new CNI."))]
+    taint_in_flight: Annotated[bool, Field(default=True, description=(
+        "While a node is in flight (its old agent pod deleted, the new one not through the health gate) it carries "
+        "the taint cniupgrade.io/upgrading:NoSchedule, so no new pod is scheduled onto it mid-swap. The agent "
+        "must tolerate it (CNI agents usually tolerate everything); the probe pod does."))]
     node_timeout_seconds: Annotated[int, Field(default=300, ge=10, le=86400, description=(
         "How long one node may take, from its old agent pod's deletion to passing the health gate."))]
     batch_delay_seconds: Annotated[int, Field(default=0, ge=0, le=86400,

@@ -23,8 +23,10 @@ from cniupgrade.kube.cluster import KubeCluster
 from cniupgrade.kube.helm_cli import HelmCli, HelmError
 from cniupgrade.kube.helm_unlock import IN_PROGRESS, unlock_interrupted
 from cniupgrade.kube.rosters import RosterWriter
+from cniupgrade.kube.taints import remove_plan_taints, set_in_flight_taint
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.agent_pods import REVISION_LABEL
+from cniupgrade.rollout.in_flight_taint import taint_value
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
 from cniupgrade.seams.objects import (MANAGED_BY, ORIGINAL_STRATEGY_ANNOTATION, OWNER_ANNOTATION, PREPULL_DIGEST_LABEL,
@@ -64,7 +66,7 @@ class Executor:
                  acting: client.ApiClient | None = None):
         self.api = api
         self.custom = client.CustomObjectsApi(api)
-        self.events = client.CoreV1Api(api)
+        self.events = self.own_core = client.CoreV1Api(api)
         self.acting = None
         self.act_as(acting or api)
         self.spec: models.UpgradePlanSpec | None = None
@@ -92,12 +94,13 @@ class Executor:
         return self._deleted_uids
 
     # ---- actions -----------------------------------------------------------------------------------
-    def delete_pods(self, deletions: list[act.DeletePod], ds: DaemonSetView) -> None:
-        """Delete agent pods at once, as the DaemonSet controller does; the first error is raised after all ran."""
-        if len(deletions) == 1:  # run() skips pods deleted already
-            self.run(deletions[0], ds, None)
+    def run_at_once(self, actions: list[act.DeletePod | act.SetInFlightTaint], ds: DaemonSetView) -> None:
+        """Pod deletions (as the DaemonSet controller makes them) or node taints of one pass, all at once; the
+        first error is raised after all ran."""
+        if len(actions) == 1:  # run() skips pods deleted already
+            self.run(actions[0], ds, None)
             return
-        futures = [(d, _deletion_pool().submit(self.run, d, ds, None)) for d in deletions]
+        futures = [(d, _deletion_pool().submit(self.run, d, ds, None)) for d in actions]
         errors = [f.exception() for _, f in futures if f.exception() is not None]
         if errors:
             raise errors[0]
@@ -136,6 +139,10 @@ class Executor:
             self._deleted_uids[action.uid] = None
             if len(self._deleted_uids) > MAX_REMEMBERED_DELETIONS:
                 self._deleted_uids.popitem(last=False)
+
+    def _set_in_flight_taint(self, action: act.SetInFlightTaint, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
+        # As the operator, like the plan's status: the taint protects the plan's own nodes while it acts on them.
+        set_in_flight_taint(self.own_core, action.node, action.value, action.on)
 
     def _create_probe_pod(self, action: act.CreateProbe, ds: DaemonSetView, raw_ds: dict | None) -> None:
         self._create_probe(ds.namespace, action.node, action.image)
@@ -250,6 +257,9 @@ class Executor:
             self._delete_pod(probe.metadata.name, namespace, uid=None)
         if probes:
             done.append(f"removed {len(probes)} probe pod(s)")
+        untainted = remove_plan_taints(self.own_core, taint_value(self.owner_key))
+        if untainted:
+            done.append(f"in-flight taint taken off {len(untainted)} node(s): {', '.join(untainted[:20])}")
         return done
 
     def release(self, raw_ds: dict | None, original_strategy: Mapping | None) -> bool:
@@ -424,12 +434,13 @@ class RevisionMissing(StepStuck):
     reason = "RevisionMissing"
 
 
-# One function per action type. Pod deletions of a pass run at once (delete_pods); the rest in order.
+# One function per action type. Pod deletions and node taints of a pass run at once (run_at_once); the rest in order.
 HANDLERS = {
     act.TakeOwnership: Executor._take_ownership,
     act.SetImages: Executor._set_images,
     act.ReleaseDaemonSet: Executor._release,
     act.DeletePod: Executor._delete_agent_pod,
+    act.SetInFlightTaint: Executor._set_in_flight_taint,
     act.CreateProbe: Executor._create_probe_pod,
     act.DeleteProbe: Executor._delete_probe_pod,
     act.SetDeploymentImages: Executor._set_deployment_images,

@@ -34,6 +34,14 @@ class DeletePod:
 
 
 @dataclass(frozen=True)
+class SetInFlightTaint:
+    """The node's in-flight taint (rollout/in_flight_taint.py) on, or this plan's off."""
+    node: str
+    value: str
+    on: bool
+
+
+@dataclass(frozen=True)
 class CreateProbe:
     node: str
     image: str
@@ -100,6 +108,6 @@ class Event:
     message: str
 
 
-Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | CreateProbe | DeleteProbe | RunMigration
+Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | SetInFlightTaint | CreateProbe | DeleteProbe | RunMigration
           | StartPrePull | EndPrePull | SetDeploymentImages | UpgradeRelease | RestoreRevision | RollbackRelease
           | RunAfterSuccess)

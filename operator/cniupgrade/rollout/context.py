@@ -31,6 +31,7 @@ class Decision:
     events: list[act.Event] = field(default_factory=list)
     requeue_after: float | None = None  # seconds until a time-based condition (timeout, window, delay) is due
     newly_upgraded: list[NodeResult] = field(default_factory=list)  # the nodes this decision passed
+    tainted: int = 0  # nodes carrying the plan's in-flight taint once the actions ran
 
 
 def iso(moment: dt.datetime) -> str:
@@ -40,7 +41,8 @@ def iso(moment: dt.datetime) -> str:
 @last_by_identity
 def spec_digest(spec: UpgradePlanSpec) -> str:
     """What shapes the plan; approval, pause, the window and a rollback request do not re-plan."""
-    shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window", "rollback"})
+    # Defaults left out: a field added later (with its default) does not make every finished plan plan again.
+    shaping = spec.model_dump(mode="json", exclude={"approved", "paused", "window", "rollback"}, exclude_defaults=True)
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -85,6 +87,7 @@ class Context:
         self.requeue: float | None = None
         self.nodes = NodeResults(status.nodes)  # this decision's working copy
         self.left_behind: list[str] = []  # nodes outside the plan still on the previous agent, at its end
+        self.in_flight: set[str] | None = None  # set by a rollback: its nodes being replaced (else: Upgrading)
 
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.events.append(act.Event("Warning" if warning else "Normal", reason, message))

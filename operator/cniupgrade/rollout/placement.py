@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from cniupgrade.seams.objects import NodeInfo, Taint
+from cniupgrade.seams.objects import IN_FLIGHT_TAINT_KEY, NodeInfo, Taint
 
 # The tolerations the DaemonSet controller adds to its pods (AddOrUpdateDaemonPodTolerations).
 DAEMON_TOLERATIONS: tuple[Mapping[str, str], ...] = tuple(
@@ -20,6 +20,7 @@ DAEMON_TOLERATIONS: tuple[Mapping[str, str], ...] = tuple(
 HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists",
                            "effect": "NoSchedule"}
 DOWN_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+IGNORED_TAINTS = DOWN_TAINTS | {IN_FLIGHT_TAINT_KEY}  # a node in flight (ours) is still an agent node
 BLOCKING_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 
 
@@ -85,7 +86,7 @@ class Placement:
             return False
         if self.node_terms is not None and not any(_term_holds(term, node) for term in self.node_terms):
             return False
-        return not any(taint.effect in BLOCKING_EFFECTS and taint.key not in DOWN_TAINTS
+        return not any(taint.effect in BLOCKING_EFFECTS and taint.key not in IGNORED_TAINTS
                        and not any(tolerates(t, taint) for t in self.tolerations) for taint in node.taints)
 
 

@@ -15,6 +15,7 @@ PROBE_LABEL = ANNOTATION_PREFIX + "probe-for"  # the plan's UID
 PREPULL_LABEL = ANNOTATION_PREFIX + "prepull-for"  # the plan's UID
 PREPULL_DIGEST_LABEL = ANNOTATION_PREFIX + "prepull-images"
 MANAGED_BY = ANNOTATION_PREFIX + "plan"  # the plan's name, on the probe and pre-pull objects
+IN_FLIGHT_TAINT_KEY = ANNOTATION_PREFIX + "upgrading"  # NoSchedule, on a node while its agent is replaced
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from cniupgrade.api import conditions as cond
 from cniupgrade.api.models import RETRY_ANNOTATION
 from cniupgrade.api.status import CheckResult, ComputedPlan, NodeResult, NodeState, Phase, UpgradePlanStatus
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Verdict
+from cniupgrade.rollout import in_flight_taint
 from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision
 from cniupgrade.rollout.layout import layout_of
@@ -89,6 +90,8 @@ def plan(ctx: Context) -> Decision | None:
     nodes_total = sum(len(b) for b in computed.batches)
     replanned = computed != ctx.status.plan
     checks = check_results(ctx.obs.preflight)
+    if (untolerated := in_flight_taint.check(ctx.spec, ds.placement, ctx.obs.plan_key)) is not None:
+        checks.append(untolerated)
     blocking = blocking_checks(ctx)
     previously_failed = {c.id for c in ctx.status.checks if c.result == "Failed"}
     summary = (f"{nodes_total} node(s) in {len(computed.batches)} batch(es), {len(computed.excluded)} excluded"

@@ -80,10 +80,12 @@ def rollback(ctx: Context) -> Decision | None:
     if ctx.status.rollback and not any(r.state is NodeState.rolled_back for _, r in ctx.nodes.items()):
         batch = 1  # asked for: the first node goes back alone, as a canary of the previous version
     room = batch - len(replacing)
+    ctx.in_flight = set(replacing)
     for name, pod in stale:
         already_down = ctx.nodes[name].state is NodeState.failed
         if already_down or room > 0:
             ctx.actions.append(act.DeletePod(pod.name, pod.uid, name))
+            ctx.in_flight.add(name)
             room -= 0 if already_down else 1
     pending = replacing + [name for name, _ in stale]
     if pending:
