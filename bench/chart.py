@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections import Counter
 
 from kubernetes import client
 
-from bench.__main__ import install_operator, start_operator
+from bench import audit
+from bench.__main__ import OPERATOR_USER, install_operator, start_operator
 from cniupgrade.kube.helm_cli import HelmCli
 from localcluster import build
 from localcluster.cluster import ClusterConfig, LocalCluster
@@ -39,13 +41,14 @@ def install(api: client.ApiClient, helm: HelmCli, repo: str, namespace: str, nod
         "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": namespace}]})
 
 
-def upgrade(api: client.ApiClient, namespace: str, repo: str | None) -> float:
+def upgrade(api: client.ApiClient, namespace: str, repo: str | None) -> tuple[float, float, float]:
+    """Seconds from the plan's creation to Succeeded, and the wall-clock start and end (for the audit log)."""
     custom = client.CustomObjectsApi(api)
     spec = {"plugin": "spiderpool", "targetVersion": "1.0.0", "prePull": {"enabled": False},
             "rollout": {"maxUnavailable": 10, "canary": {"count": 0}, "nodeTimeoutSeconds": 600}}
     if repo:
         spec.update(serviceAccountName=ACCOUNT, chart={"repository": repo})
-    started = time.monotonic()
+    started, wall_start = time.monotonic(), time.time()
     custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans", {
         "apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"}, "spec": spec})
 
@@ -56,7 +59,7 @@ def upgrade(api: client.ApiClient, namespace: str, repo: str | None) -> float:
     status = wait_for(phase, 900, f"the plan in {namespace}", interval=0.1)
     if status["phase"] != "Succeeded":
         raise RuntimeError(f"{namespace}: {status.get('conditions')}")
-    return time.monotonic() - started
+    return time.monotonic() - started, wall_start, time.time()
 
 
 def remove(api: client.ApiClient, namespace: str) -> None:
@@ -78,21 +81,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     helm_binary = build.ensure_helm()
     cluster = LocalCluster("bench-chart", build.ensure_built())
-    cluster.up(ClusterConfig(nodes=args.nodes, pod_ready_delay_ms=500))
+    cluster.up(ClusterConfig(nodes=args.nodes, pod_ready_delay_ms=500, audit_users=(OPERATOR_USER,)))
     kubeconfig = install_operator(cluster)
     operator = start_operator(kubeconfig, cluster.dir / "operator.log", free_port(), {"HELM_BINARY": str(helm_binary)})
     repo = LoopbackRepository(cluster.dir / "charts", helm_binary)
     times: dict[str, list[float]] = {"images": [], "chart": []}
+    requests: dict[str, Counter] = {"images": Counter(), "chart": Counter()}
     try:
         api, helm = api_client(cluster.kubeconfig), HelmCli(helm_binary, cluster.kubeconfig)
         for trial in range(args.trials + 1):  # the first round is a warm-up
             for mode in ("images", "chart"):
                 namespace = f"{mode}-{trial}"
                 install(api, helm, repo.url, namespace, args.nodes)
-                seconds = upgrade(api, namespace, repo.url if mode == "chart" else None)
+                seconds, start, end = upgrade(api, namespace, repo.url if mode == "chart" else None)
                 print(f"  {mode:7} {seconds:6.2f}s{' (warm-up)' if trial == 0 else ''}", flush=True)
                 if trial:
                     times[mode].append(seconds)
+                    # the operator's requests, helm's included (it runs as the operator, impersonating the plan's
+                    # ServiceAccount); the audit log is written when a request completes: read after the run
+                    requests[mode] += audit.requests_between(cluster.audit_log(), OPERATOR_USER, start, end)
                 remove(api, namespace)
     finally:
         repo.stop()
@@ -104,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     shown = {mode: [round(t, 2) for t in runs] for mode, runs in times.items()}
     print(f"  image path median {images:.2f}s {shown['images']}; chart path median {chart:.2f}s {shown['chart']}; "
           f"chart/images {chart / images:.3f} (+{chart - images:.2f}s)")
+    for mode, counted in requests.items():
+        per_node = {k: v / (args.nodes * args.trials) for k, v in counted.items()}
+        print(f"  {mode:6} path: {per_node.get('write', 0):.2f} writes and {per_node.get('read', 0):.2f} reads per node; "
+              f"writes by verb {dict(sorted((k, round(v, 3)) for k, v in per_node.items() if ' ' in k and k.split()[0] not in audit.READ_VERBS))}")
     return 0
 
 

@@ -188,7 +188,8 @@ class PlanRunner:
             self._drop_view()  # nothing of a namespace the plan may not manage is read, let alone changed
             observation = Observation.refused(now, plan_key, boundary)
         else:
-            self._ensure_view(spec.namespace, ds_name, plugin_for(spec).control_plane(spec))
+            self._ensure_view(spec.namespace, ds_name, plugin_for(spec).control_plane(spec),
+                              spec.change_freeze.mode is not models.FreezeMode.off)
             observation = self.view.observe()
             if needs_preflight(spec, status, retry, rollback):
                 observation = self._preflight(spec, observation)
@@ -228,14 +229,14 @@ class PlanRunner:
         self.preflight_cache = (key, finished + preflight_interval(finished - started), observation)
         return observation
 
-    def _ensure_view(self, namespace: str, ds_name: str, deployments: tuple[str, ...]) -> None:
-        if self.view and (self.view.namespace, self.view.ds_name, self.view.deployment_names) == (
-                namespace, ds_name, deployments):
+    def _ensure_view(self, namespace: str, ds_name: str, deployments: tuple[str, ...], watch_freeze: bool) -> None:
+        if self.view and (self.view.namespace, self.view.ds_name, self.view.deployment_names,
+                          self.view.watch_freeze) == (namespace, ds_name, deployments, watch_freeze):
             return
         if self.view:
             self.view.stop()
         self.view = PlanView(self.api, namespace, ds_name, f"{self.namespace}/{self.name}", self.uid, self.wake.set,
-                             deployments, deleted_by_us=self.executor.deleted_uids)
+                             deployments, deleted_by_us=self.executor.deleted_uids, watch_freeze=watch_freeze)
 
     def _carry_out(self, spec: models.UpgradePlanSpec, decision: Decision,
                    status: status_api.UpgradePlanStatus) -> float | None:
@@ -275,7 +276,7 @@ class PlanRunner:
             self.status_book.record(previous)
             raise
         metrics.observe(self.namespace, self.name, spec.plugin, decision.status, decision.newly_upgraded,
-                        decision.tainted)
+                        decision.tainted, decision.freeze)
         for event in decision.events:
             log.info("plan %s/%s: %s: %s", self.namespace, self.name, event.reason, event.message,
                      extra={"plan": f"{self.namespace}/{self.name}", "step": event.reason})

@@ -31,6 +31,10 @@ findings = Gauge("cniupgrade_preflight_findings", "Failed pre-flight checks by s
 tainted_nodes = Gauge("cniupgrade_tainted_nodes",
                       "Nodes carrying the plan's in-flight taint (cniupgrade.io/upgrading) now.", PLAN,
                       registry=REGISTRY)
+change_freeze = Gauge("cniupgrade_change_freeze",
+                      "1 for the change freeze in force for the plan (mode Warn or Deny), 0 for the others.",
+                      PLAN + ("mode",), registry=REGISTRY)
+FREEZE_MODES = ("Warn", "Deny")
 node_duration = Histogram("cniupgrade_node_upgrade_duration_seconds",
                           "From a node's old agent pod deletion to its health gate passing.", ("plugin",),
                           buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800), registry=REGISTRY)
@@ -49,14 +53,14 @@ _last_set: dict[tuple[str, str], tuple] = {}  # plan -> the gauge values this pr
 
 
 def observe(namespace: str, name: str, plugin: str, status: UpgradePlanStatus,
-            newly_upgraded: Iterable[NodeResult] = (), tainted: int = 0) -> None:
+            newly_upgraded: Iterable[NodeResult] = (), tainted: int = 0, freeze: str = "Off") -> None:
     """Set the plan's gauges from its new status; time the nodes the pass upgraded. Runs after every pass: a
     1000-node plan's pass must not walk its nodes (0.27 ms) or re-set unchanged gauges (1.5 ms each). The nodes
     are timed first, so a scrape that shows the plan Succeeded also shows every node's time."""
     for result in newly_upgraded:
         if result.started_at:
             node_duration.labels(plugin).observe(_timestamp(result.finished_at) - _timestamp(result.started_at))
-    _set_gauges(namespace, name, status, tainted)
+    _set_gauges(namespace, name, status, tainted, freeze)
 
 
 NODE_STATES = ("total", "planned", "upgraded", "failed", "rolledBack", "removed", "pending", "excluded", "notReady")
@@ -68,11 +72,11 @@ def node_counts(counts: Counts) -> dict[str, int]:
     return {state: wire[state] for state in NODE_STATES}
 
 
-def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus, tainted: int) -> None:
+def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus, tainted: int, freeze: str) -> None:
     failed = [c.severity for c in status.checks if c.result == "Failed"]
     is_stalled = any(c.type == "Stalled" and c.status == "True" for c in status.conditions)
     values = (status.phase, status.counts, status.last_progress_at, status.started_at, tuple(failed), is_stalled,
-              tainted)
+              tainted, freeze)
     if _last_set.get((namespace, name)) == values:
         return
     _last_set[(namespace, name)] = values
@@ -85,6 +89,8 @@ def _set_gauges(namespace: str, name: str, status: UpgradePlanStatus, tainted: i
     stalled.labels(namespace, name).set(is_stalled)
     started.labels(namespace, name).set(_timestamp(status.started_at))
     tainted_nodes.labels(namespace, name).set(tainted)
+    for mode in FREEZE_MODES:
+        change_freeze.labels(namespace, name, mode).set(1 if freeze == mode else 0)
     for severity in SEVERITIES:
         findings.labels(namespace, name, severity).set(failed.count(severity))
 
@@ -97,7 +103,7 @@ def forget(namespace: str, name: str) -> None:
     """A deleted plan leaves no stale series behind."""
     _last_set.pop((namespace, name), None)
     for gauge, extra in ((plan_phase, [p.value for p in Phase]), (nodes, list(NODE_STATES)),
-                         (findings, list(SEVERITIES))):
+                         (findings, list(SEVERITIES)), (change_freeze, list(FREEZE_MODES))):
         for value in extra:
             try:
                 gauge.remove(namespace, name, value)

@@ -26,7 +26,7 @@ class FakePlanCache:
 class FakeView:
     def __init__(self):
         self.stopped = False
-        self.namespace, self.ds_name, self.deployment_names = "cni", "agent", ()
+        self.namespace, self.ds_name, self.deployment_names, self.watch_freeze = "cni", "agent", (), False
 
     def stop(self) -> None:
         self.stopped = True

@@ -169,6 +169,45 @@ def _check_skippable(check_id: str) -> str:
     return check_id
 
 
+class FreezeMode(str, Enum):
+    off = "Off"
+    warn = "Warn"
+    deny = "Deny"
+
+
+class SelectorOperator(str, Enum):
+    in_ = "In"
+    not_in = "NotIn"
+    exists = "Exists"
+    does_not_exist = "DoesNotExist"
+
+
+class SelectorRequirement(ApiModel):
+    key: str
+    operator: SelectorOperator
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(ApiModel):
+    """A Kubernetes label selector: every matchLabels pair and every requirement must hold."""
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[SelectorRequirement] = Field(default_factory=list)
+
+
+class ChangeFreeze(ApiModel):
+    mode: Annotated[FreezeMode, Field(default=FreezeMode.off, description=(
+        "While the plan changes the network (from its first change to its end, paused included): Warn makes "
+        "kubectl show a warning for each create or update of a Deployment, StatefulSet, DaemonSet or Service in "
+        "the selected namespaces; Deny refuses them, naming the plan. Built-in ValidatingAdmissionPolicies, "
+        "removed when the plan ends. The operator's own writes, the plan's ServiceAccount, the control plane's "
+        "and kube-system's accounts, and the system namespaces are never frozen."))]
+    namespace_selector: Annotated[LabelSelector | None, Field(default=None, description=(
+        "Frozen namespaces (by their labels; kubernetes.io/metadata.name is the name). Default: all but "
+        "kube-system, kube-public, kube-node-lease and the operator's."))]
+    object_selector: Annotated[LabelSelector | None, Field(default=None, description=(
+        "Only objects with these labels are frozen. Default: all."))]
+
+
 class Preflight(ApiModel):
     skip: Annotated[list[Annotated[str, AfterValidator(_check_skippable), Field(
         max_length=128, json_schema_extra={"x-kubernetes-validations": [
@@ -321,6 +360,9 @@ class UpgradePlanSpec(ApiModel):
                                        description="Image pre-pull before the rollout.")]
     migrations: Annotated[Migrations, Field(default_factory=Migrations, json_schema_extra=DEFAULT_EMPTY,
                                             description="Whether the operator applies the notes' migrations.")]
+    change_freeze: Annotated[ChangeFreeze, Field(default_factory=ChangeFreeze, json_schema_extra=DEFAULT_EMPTY,
+                                                 description="Hold others' workload changes while the network "
+                                                             "changes (the UK8S note: release nothing meanwhile).")]
     uk8s: Annotated[Uk8sOptions, Field(default_factory=Uk8sOptions, json_schema_extra=DEFAULT_EMPTY,
                                        description="Options of the uk8s-cni-vpc profile.")]
     spiderpool: Annotated[SpiderpoolOptions, Field(default_factory=SpiderpoolOptions, json_schema_extra=DEFAULT_EMPTY,

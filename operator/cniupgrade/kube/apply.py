@@ -15,7 +15,7 @@ from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
 from cniupgrade.api import status as status_api
-from cniupgrade.kube import event_queue
+from cniupgrade.kube import event_queue, freeze
 from cniupgrade.kube.chart import hold_renderer
 from cniupgrade.kube.chart_source import fetched_chart, merged, release_values, secret_values
 from cniupgrade.kube.client import acting_client, service_account_user
@@ -26,6 +26,7 @@ from cniupgrade.kube.rosters import RosterWriter
 from cniupgrade.kube.taints import remove_plan_taints, set_in_flight_taint
 from cniupgrade.rollout import actions as act
 from cniupgrade.rollout.agent_pods import REVISION_LABEL
+from cniupgrade.rollout.change_freeze import freeze_name
 from cniupgrade.rollout.in_flight_taint import taint_value
 from cniupgrade.rollout.observation import DaemonSetView, images_digest
 from cniupgrade.rollout.steps.release import release_marker
@@ -144,6 +145,17 @@ class Executor:
         # As the operator, like the plan's status: the taint protects the plan's own nodes while it acts on them.
         set_in_flight_taint(self.own_core, action.node, action.value, action.on)
 
+    def _apply_change_freeze(self, action: act.ApplyChangeFreeze, ds: DaemonSetView | None,
+                             raw_ds: dict | None) -> None:
+        me = freeze.own_username(self.api)
+        exempt = (me, *([service_account_user(self.plan_namespace, self.spec.service_account_name)]
+                        if self.spec and self.spec.service_account_name else []))
+        freeze.apply(self.api, *freeze.objects(action, self.owner_key, exempt, freeze.operator_namespace(me)))
+
+    def _remove_change_freeze(self, action: act.RemoveChangeFreeze, ds: DaemonSetView | None,
+                              raw_ds: dict | None) -> None:
+        freeze.remove(self.api, action.name)
+
     def _create_probe_pod(self, action: act.CreateProbe, ds: DaemonSetView, raw_ds: dict | None) -> None:
         self._create_probe(ds.namespace, action.node, action.image)
 
@@ -257,6 +269,8 @@ class Executor:
             self._delete_pod(probe.metadata.name, namespace, uid=None)
         if probes:
             done.append(f"removed {len(probes)} probe pod(s)")
+        if freeze.remove(self.api, freeze_name(self.owner_key)):
+            done.append("change freeze lifted")
         untainted = remove_plan_taints(self.own_core, taint_value(self.owner_key))
         if untainted:
             done.append(f"in-flight taint taken off {len(untainted)} node(s): {', '.join(untainted[:20])}")
@@ -441,6 +455,8 @@ HANDLERS = {
     act.ReleaseDaemonSet: Executor._release,
     act.DeletePod: Executor._delete_agent_pod,
     act.SetInFlightTaint: Executor._set_in_flight_taint,
+    act.ApplyChangeFreeze: Executor._apply_change_freeze,
+    act.RemoveChangeFreeze: Executor._remove_change_freeze,
     act.CreateProbe: Executor._create_probe_pod,
     act.DeleteProbe: Executor._delete_probe_pod,
     act.SetDeploymentImages: Executor._set_deployment_images,

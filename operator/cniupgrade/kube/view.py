@@ -16,9 +16,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from cniupgrade.api import models
+from cniupgrade.kube.freeze import FREEZE_LABEL
 from cniupgrade.kube.revisions import RevisionView, matching_revision, newest_revision
 from cniupgrade.kube.watchcache import WatchCache
 from cniupgrade.rollout.agent_pods import AgentPod, AgentPodIndex
+from cniupgrade.rollout.change_freeze import freeze_name
 from cniupgrade.rollout.observation import DaemonSetView, DeploymentView, Observation, PrePullPod, ProbePod
 from cniupgrade.seams.objects import PREPULL_LABEL, PROBE_LABEL, NodeInfo, Taint
 
@@ -95,7 +97,7 @@ class NodeCache:
 class PlanView:
     def __init__(self, api: client.ApiClient, namespace: str, ds_name: str, plan_key: str, plan_uid: str,
                  on_change: Callable[[], None], deployments: tuple[str, ...] = (),
-                 deleted_by_us: Container[str] = (), one_shot: bool = False):
+                 deleted_by_us: Container[str] = (), one_shot: bool = False, watch_freeze: bool = False):
         """`one_shot`: each cache is listed once, in the caller's thread, and never watched (a command that reads
         the cluster once, then exits: no thread is left reading a socket under the interpreter's exit)."""
         self.api, self.namespace, self.ds_name = api, namespace, ds_name
@@ -125,6 +127,11 @@ class PlanView:
                             for name in deployments]
         self.nodes = self._begin(nodes_cache(api, on_change)) if one_shot else NodeCache.get(api, on_change)
         self._nodes_seen: tuple[int, dict[str, NodeInfo]] | None = None
+        # the plan's change-freeze binding, when it may have one (spec.changeFreeze)
+        self.watch_freeze = watch_freeze
+        self.freeze = self._begin(WatchCache(
+            f"freeze-{plan_key}", client.AdmissionregistrationV1Api(api).list_validating_admission_policy_binding,
+            on_change, field_selector=f"metadata.name={freeze_name(plan_key)}")) if watch_freeze else None
 
     def _begin(self, cache: WatchCache) -> WatchCache:
         return cache.list_once() if self.one_shot else cache.start()
@@ -132,7 +139,8 @@ class PlanView:
     def stop(self) -> None:
         with self._selector_lock:  # a DaemonSet event arriving now starts no new cache
             self._stopped = True
-        for cache in (self.daemonsets, self.probes, self.prepull, self.pods, self.revisions, *self.deployments):
+        for cache in (self.daemonsets, self.probes, self.prepull, self.pods, self.revisions, *self.deployments,
+                      self.freeze):
             if cache is not None:
                 cache.stop()
         NodeCache.forget(self._on_change)
@@ -228,7 +236,7 @@ class PlanView:
             raise TimeoutError(f"cache {self.daemonsets.name} did not sync within {SYNC_TIMEOUT}s")
         raw_ds = self.daemonsets.get(self.namespace, self.ds_name)
         pods_cache = self._ensure_pod_caches(raw_ds)
-        for cache in (self.probes, self.prepull, self.nodes, *self.deployments):
+        for cache in (self.probes, self.prepull, self.nodes, *self.deployments, *filter(None, [self.freeze])):
             if not cache.wait_synced(SYNC_TIMEOUT):
                 raise TimeoutError(f"cache {cache.name} did not sync within {SYNC_TIMEOUT}s")
         now = dt.datetime.now(dt.timezone.utc)
@@ -236,9 +244,11 @@ class PlanView:
         probes = {p.node: p for p in self.probes.items() if p.node}
         prepull = {p.node: p for p in self.prepull.items() if p.node}
         control_plane = tuple(DeploymentView.from_api(d) for cache in self.deployments for d in cache.items())
+        freeze = next((((b["metadata"].get("labels") or {}).get(FREEZE_LABEL) or "?")
+                       for b in self.freeze.items()), None) if self.freeze else None
         if raw_ds is None:
             return Observation(now=now, plan_key=self.plan_key, daemonset=None, current_revision=None,
-                               nodes=nodes, probes=probes, prepull=prepull)
+                               nodes=nodes, probes=probes, prepull=prepull, change_freeze=freeze)
         if not pods_cache.wait_synced(SYNC_TIMEOUT):
             raise TimeoutError(f"cache {pods_cache.name} did not sync within {SYNC_TIMEOUT}s")
         ds = DaemonSetView.from_api(raw_ds)
@@ -246,4 +256,4 @@ class PlanView:
                            current_revision=self._current_revision(raw_ds),
                            agents=pods_cache.snapshot(), nodes=nodes, probes=probes,
                            prepull=prepull, control_plane=control_plane,
-                           other_owner_alive=self._other_owner_alive(ds.owner))
+                           other_owner_alive=self._other_owner_alive(ds.owner), change_freeze=freeze)

@@ -42,6 +42,22 @@ class SetInFlightTaint:
 
 
 @dataclass(frozen=True)
+class ApplyChangeFreeze:
+    """The plan's freeze policy and binding, created or brought to this (rollout/change_freeze.py)."""
+    name: str
+    mode: str  # Warn | Deny
+    namespace_selector: str  # JSON of a label selector ({}: every namespace but the system ones)
+    object_selector: str  # JSON ({}: every object)
+    message: str
+    digest: str  # labels the binding: what it enforces
+
+
+@dataclass(frozen=True)
+class RemoveChangeFreeze:
+    name: str
+
+
+@dataclass(frozen=True)
 class CreateProbe:
     node: str
     image: str
@@ -110,4 +126,4 @@ class Event:
 
 Action = (TakeOwnership | SetImages | ReleaseDaemonSet | DeletePod | SetInFlightTaint | CreateProbe | DeleteProbe | RunMigration
           | StartPrePull | EndPrePull | SetDeploymentImages | UpgradeRelease | RestoreRevision | RollbackRelease
-          | RunAfterSuccess)
+          | RunAfterSuccess | ApplyChangeFreeze | RemoveChangeFreeze)

@@ -32,6 +32,7 @@ class Decision:
     requeue_after: float | None = None  # seconds until a time-based condition (timeout, window, delay) is due
     newly_upgraded: list[NodeResult] = field(default_factory=list)  # the nodes this decision passed
     tainted: int = 0  # nodes carrying the plan's in-flight taint once the actions ran
+    freeze: str = "Off"  # the change freeze in force once the actions ran
 
 
 def iso(moment: dt.datetime) -> str:

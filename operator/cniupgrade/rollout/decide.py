@@ -15,7 +15,7 @@ from cniupgrade.api.models import UpgradePlanSpec
 from cniupgrade.api.status import TERMINAL_PHASES, UpgradePlanStatus
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso, spec_digest  # noqa: F401
 from cniupgrade.rollout import actions as act
-from cniupgrade.rollout import in_flight_taint
+from cniupgrade.rollout import change_freeze, in_flight_taint
 from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.rollback_request import RollbackRequest
 from cniupgrade.rollout.steps import checks, control_plane, failure, migrations, nodes, on_demand, prepull, release
@@ -87,6 +87,7 @@ def decide(spec: UpgradePlanSpec, status: UpgradePlanStatus, obs: Observation, g
     decision = next(d for step in STEPS if (d := step(ctx)) is not None)  # advance_batches always decides
     in_flight = ctx.in_flight if ctx.in_flight is not None else in_flight_taint.upgrading(ctx.nodes)
     decision.tainted = in_flight_taint.reconcile(spec, decision, obs, in_flight)
+    decision.freeze = change_freeze.reconcile(spec, decision, obs)
     if plugin_for(spec).after_success_due(spec, decision.status):
         decision.actions.append(act.RunAfterSuccess())  # after-success: the plugin's own last step
     return decision

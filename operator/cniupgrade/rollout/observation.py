@@ -153,6 +153,7 @@ class Observation:
     excluded_nodes: Mapping[str, str] = field(default_factory=dict)  # left out by the profile, with why
     out_of_bounds: Finding | None = None  # the plan names a namespace it may not manage: nothing was read
     chart: RenderedChart | None = None  # spec.chart, rendered by the pre-flight
+    change_freeze: str | None = None  # the digest on the plan's freeze binding (rollout/change_freeze.py); None: none
 
     @classmethod
     def refused(cls, now: dt.datetime, plan_key: str, boundary: Finding) -> Observation:
