@@ -21,8 +21,10 @@ from cniupgrade.kube.view import PlanView
 from cniupgrade.policy import SecurityPolicy
 from cniupgrade.preflight import security_checks
 from cniupgrade.rollout import actions as act
+from cniupgrade.rollout import in_flight_taint
 from cniupgrade.rollout.decide import Decision, decide
 from cniupgrade.rollout.observation import Observation
+from cniupgrade.seams.objects import IN_FLIGHT_TAINT_KEY
 from cniupgrade.seams.plugin import plugin_for
 
 
@@ -108,6 +110,38 @@ def describe_action(action: act.Action) -> str:
     return repr(action)
 
 
+def protections(spec: models.UpgradePlanSpec, status) -> list[str]:
+    """What protects the workloads while the plan runs (in-flight taint, change freeze), one line each."""
+    size = status.plan.max_unavailable if status.plan else 1
+    if not spec.rollout.taint_in_flight:
+        taint = "off (spec.rollout.taintInFlight: false)"
+    elif any(c.id == in_flight_taint.CHECK_ID and c.result == "Failed" for c in status.checks):
+        taint = f"not used: the agent does not tolerate it (check {in_flight_taint.CHECK_ID})"
+    else:
+        taint = (f"{IN_FLIGHT_TAINT_KEY}:NoSchedule on each node from its agent pod's deletion until its health "
+                 f"gate passes (at most {size} node(s) at once, the canary alone first); no new pod lands there "
+                 "meanwhile")
+    freeze = spec.change_freeze
+    if freeze.mode is models.FreezeMode.off:
+        frozen = "off (spec.changeFreeze.mode)"
+    else:
+        where = (f"namespaces matching {selector_text(freeze.namespace_selector)}" if freeze.namespace_selector
+                 else "every namespace but kube-system, kube-public, kube-node-lease and the operator's")
+        objects = f", objects matching {selector_text(freeze.object_selector)}" if freeze.object_selector else ""
+        verb = "refused" if freeze.mode is models.FreezeMode.deny else "warned about"
+        frozen = (f"{freeze.mode.value}: creates and updates of Deployments, StatefulSets, DaemonSets and Services in "
+                  f"{where}{objects} are {verb} from the plan's first change to its end (not the operator's, the "
+                  "plan's ServiceAccount's or the control plane's)")
+    return [f"in-flight taint: {taint}", f"change freeze: {frozen}"]
+
+
+def selector_text(selector: models.LabelSelector) -> str:
+    parts = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
+    parts += [f"{r.key} {r.operator.value} ({', '.join(r.values)})" if r.values else f"{r.key} {r.operator.value}"
+              for r in selector.match_expressions]
+    return ", ".join(parts) or "(everything)"
+
+
 def render(result: Preview, out: TextIO) -> None:
     status = result.decision.status
     ready = next((c for c in status.conditions if c.type == "Ready"), None)
@@ -142,6 +176,7 @@ def render(result: Preview, out: TextIO) -> None:
             out.write(f"    {label:>9}: {', '.join(batch)}\n")
         for excluded in plan.excluded:
             out.write(f"    excluded: {excluded}\n")
+    out.write("  while it runs:\n" + "".join(f"    {line}\n" for line in protections(result.spec, status)))
     first = [describe_action(a) for a in result.decision.actions]
     if first:
         out.write("  first step when applied:\n" + "".join(f"    - {line}\n" for line in first))

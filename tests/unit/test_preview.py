@@ -27,3 +27,21 @@ def test_errors_name_the_field_like_admission_does():
 def test_a_file_without_a_plan_is_an_error():
     with pytest.raises(PlanFileError, match="no UpgradePlan"):
         load_plan("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+
+
+def test_the_preview_says_what_protects_the_workloads_meanwhile():
+    from cniupgrade.api.status import CheckResult, ComputedPlan, UpgradePlanStatus
+    from cniupgrade.preview import protections
+    from tests.unit.builders import spec
+    status = UpgradePlanStatus(plan=ComputedPlan(batches=[["a"], ["b", "c"]], max_unavailable=2))
+    taint, freeze = protections(spec(), status)
+    assert "cniupgrade.io/upgrading:NoSchedule" in taint and "at most 2 node(s)" in taint
+    assert freeze == "change freeze: off (spec.changeFreeze.mode)"
+    frozen = spec(changeFreeze={"mode": "Deny", "namespaceSelector": {"matchLabels": {"team": "shop"}, "matchExpressions": [
+        {"key": "tier", "operator": "In", "values": ["web", "api"]}]}}, rollout={"taintInFlight": False})
+    taint, freeze = protections(frozen, status)
+    assert taint == "in-flight taint: off (spec.rollout.taintInFlight: false)"
+    assert "Deny" in freeze and "namespaces matching team=shop, tier In (web, api)" in freeze and "refused" in freeze
+    untolerated = status.model_copy(update={"checks": [CheckResult(id="rollout.in-flight-taint", severity="Warning",
+                                                                   result="Failed")]})
+    assert "not used" in protections(spec(), untolerated)[0]
