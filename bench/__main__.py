@@ -133,14 +133,15 @@ def resolved(max_unavailable: str, nodes: int) -> int:
     return int(max_unavailable)
 
 
-def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int) -> dict:
+def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int,
+                  taint: bool = True) -> dict:
     config = ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,),
                            node_lease_seconds=40 if nodes <= LARGE_CLUSTER else 600)
     with operated_cluster("bench", config) as operated:
         cluster, operator, api = operated.cluster, operated.operator, operated.api
         # "bench": this process, i.e. the pod timeline of every run, and the floor's deleter in the floor's runs
         pids = {**cluster.state.pids, "operator": operator.pid, "bench": os.getpid()}
-        rollouts = Rollouts(api, nodes, max_unavailable, pids, operated.passes)
+        rollouts = Rollouts(api, nodes, max_unavailable, pids, operated.passes, taint)
         # Untimed: the operator's first plan pays its start-up; each kind's first run warms the caches it uses.
         progress(rollouts.operator(canary=0), "(warm-up)")
         progress(rollouts.native(), "(warm-up)")
@@ -164,6 +165,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
     refill_native = [d for r in native for d in r.refill_delays]
     refill_ours = [d for r in ours for d in r.refill_delays]
     return {"nodes": nodes, "maxUnavailable": max_unavailable, "readyDelayMs": ready_ms, "trials": trials,
+            "taintInFlight": taint,
             "native": [round(r.seconds, 2) for r in native], "operator": [round(r.seconds, 2) for r in ours],
             "nativeMedian": median_native, "operatorMedian": median_ours, "ratio": median_ours / median_native,
             "ratioInterval": ratio_interval([r.seconds for r in ours], [r.seconds for r in native]),
@@ -190,7 +192,8 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
 
 
 def print_rollout(r: dict) -> None:
-    print(f"nodes={r['nodes']} maxUnavailable={r['maxUnavailable']} ready={r['readyDelayMs']}ms trials={r['trials']}")
+    print(f"nodes={r['nodes']} maxUnavailable={r['maxUnavailable']} ready={r['readyDelayMs']}ms trials={r['trials']} "
+          f"taintInFlight={r.get('taintInFlight', False)}")
     print(f"  native RollingUpdate  median {r['nativeMedian']:.2f}s  {r['native']}")
     print(f"  operator (no canary)  median {r['operatorMedian']:.2f}s  {r['operator']}")
     low, high = r["ratioInterval"]
@@ -233,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crowd", type=int, default=0, help="unrelated pods added before a last rollout")
     parser.add_argument("--preflight", default="", help="also time the Spiderpool pre-flight at these "
                         "SpiderEndpoint counts (a tenth as many pools), e.g. 10000,100000")
+    parser.add_argument("--taint-in-flight", choices=("on", "off"), default="on",
+                        help="the plans' spec.rollout.taintInFlight (on: two node patches per node)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     results = []
     for count in (int(n) for n in args.nodes.split(",") if n):
         results.append(rollout_bench(count, resolved(args.max_unavailable, count), args.ready_delay_ms, args.trials,
-                                     args.crowd))
+                                     args.crowd, args.taint_in_flight == "on"))
         print_rollout(results[-1])
     if args.preflight:
         scales = preflight_bench([int(n) for n in args.preflight.split(",")])

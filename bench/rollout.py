@@ -28,13 +28,13 @@ def daemonset(max_unavailable: int) -> dict:
             "containers": [{"name": "agent", "image": OLD_IMAGE}]}}}}
 
 
-def plan_body(namespace: str, max_unavailable: int, canary: int) -> dict:
-    """The bench's UpgradePlan "bench": the agent to v2, no pre-pull."""
+def plan_body(namespace: str, max_unavailable: int, canary: int, taint: bool = True) -> dict:
+    """The bench's UpgradePlan "bench": the agent to v2, no pre-pull; `taint`: spec.rollout.taintInFlight."""
     return {"apiVersion": "cniupgrade.io/v1alpha1", "kind": "UpgradePlan", "metadata": {"name": "bench"},
             "spec": {"plugin": "generic", "targetVersion": "v2", "namespace": namespace,
                      "daemonSet": {"name": "agent"}, "prePull": {"enabled": False},
                      "rollout": {"maxUnavailable": max_unavailable, "canary": {"count": canary},
-                                 "nodeTimeoutSeconds": 600}}}
+                                 "nodeTimeoutSeconds": 600, "taintInFlight": taint}}}
 
 
 def watch_until(list_fn, namespace: str, name: str, predicate, timeout: float, what: str, **kw) -> None:
@@ -87,8 +87,8 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 class Rollouts:
     def __init__(self, api: client.ApiClient, nodes: int, max_unavailable: int, pids: dict[str, int],
-                 passes: Callable[[], float] = lambda: 0.0):
-        self.api = api
+                 passes: Callable[[], float] = lambda: 0.0, taint: bool = True):
+        self.api, self.taint = api, taint
         self.passes = passes  # the operator's reconcile passes of the plans that exist (a deleted plan's go)
         self.core, self.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         self.custom = client.CustomObjectsApi(api)
@@ -125,7 +125,8 @@ class Rollouts:
     def operator(self, canary: int) -> Run:
         def start(namespace: str) -> None:
             self.custom.create_namespaced_custom_object("cniupgrade.io", "v1alpha1", namespace, "upgradeplans",
-                                                        plan_body(namespace, self.max_unavailable, canary))
+                                                        plan_body(namespace, self.max_unavailable, canary,
+                                                                  self.taint))
 
         passes = []
 
