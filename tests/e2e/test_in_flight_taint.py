@@ -92,8 +92,8 @@ def test_a_deleted_plan_takes_its_taints_off(admin_api, namespace, operator, pla
 
 def test_a_failed_plan_leaves_no_taint(admin_api, namespace, operator, plans):
     create_agent(admin_api, namespace, E2E_NODES, ready_delay="1s")
-    # the target's agent never gets set up (the simulated CNI's no-ip stage): the canary fails in flight
-    plans.create(target="v2.0.0-no-ip", rollout={"nodeTimeoutSeconds": 10})
+    # the probe pod (which tolerates the taint) never gets an IP on the canary: it fails in flight
+    plans.create(rollout={"probe": {"enabled": True, "image": "example.com/pause:no-ip", "timeoutSeconds": 5}})
     wait_for(lambda: our_taints(admin_api), 60, "the canary in flight")
     plans.wait_phase("Failed", timeout=120)
     assert our_taints(admin_api) == {}
