@@ -16,7 +16,7 @@ help:
 	@echo "make image         the operator's container image (buildah on a Debian base, no registry or daemon); prints its size"
 	@echo "make image-context what a plain 'docker build .' copies in: wheels for Python 3.11 and helm, in .cache/image"
 	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
-	@echo "make bench-full    the issue-7 set: 100 and 1000 nodes, 50k unrelated pods, pre-flight over 100k endpoints"
+	@echo "make bench-full    100, 1000 and 5000 nodes (10%% at once), 50k unrelated pods, pre-flight over 100k endpoints, status sizes"
 	@echo "make bench-soak    PLANS=24 plans in a row in one operator: RSS, threads and API connections after each"
 
 $(STAMP): pyproject.toml
@@ -69,6 +69,8 @@ bench: controlplane
 
 bench-full: controlplane
 	$(PY) -m bench --nodes 100,1000 --crowd 50000 --preflight 10000,100000
+	$(PY) -m bench --nodes 5000 --max-unavailable 10% --crowd 50000
+	$(PY) -m bench.status_size
 
 PLANS ?= 24
 bench-soak: controlplane
