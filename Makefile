@@ -16,7 +16,7 @@ help:
 	@echo "make image         the operator's container image (buildah on a Debian base, no registry or daemon); prints its size"
 	@echo "make image-context what a plain 'docker build .' copies in: wheels for Python 3.11 and helm, in .cache/image"
 	@echo "make bench         operator rollout vs the native DaemonSet rolling update (BENCH_NODES=100,1000)"
-	@echo "make bench-full    100, 1000 and 5000 nodes (10%% at once), 50k unrelated pods, pre-flight over 100k endpoints, status sizes"
+	@echo "make bench-full    100, 1000 and 5000 nodes (10% at once), 50k unrelated pods, pre-flight over 100k endpoints, status sizes"
 	@echo "make bench-soak    PLANS=24 plans in a row in one operator: RSS, threads and API connections after each"
 
 $(STAMP): pyproject.toml
