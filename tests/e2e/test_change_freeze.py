@@ -53,17 +53,20 @@ def freeze_metric(operator, namespace: str, mode: str) -> float:
                 and f'mode="{mode}"' in line)
 
 
-def frozen_plan(plans, mode: str, **rollout) -> None:
+def frozen_rollout(admin_api, namespace: str, plans, mode: str, ready_delay: str) -> str:
+    """The agent, and a plan freezing its own namespace and an apps namespace, which is returned once the freeze
+    is in place."""
+    apps = apps_namespace(admin_api, namespace)
+    create_agent(admin_api, namespace, E2E_NODES, ready_delay=ready_delay)
     plans.create(changeFreeze={"mode": mode, "namespaceSelector": {"matchLabels": {FREEZE_LABEL: "yes"}}},
-                 rollout={"maxUnavailable": 2, **rollout})
+                 rollout={"maxUnavailable": 2})
+    wait_for(lambda: len(freeze_objects(admin_api, namespace)) == 2, 60, "the freeze in place")
+    return apps
 
 
 def test_warn_shows_kubectl_a_warning_naming_the_plan_and_ends_with_the_plan(admin_api, namespace, operator, plans,
                                                                             kubectl):
-    apps = apps_namespace(admin_api, namespace)
-    create_agent(admin_api, namespace, E2E_NODES, ready_delay="1s")
-    frozen_plan(plans, "Warn")
-    wait_for(lambda: len(freeze_objects(admin_api, namespace)) == 2, 60, "the freeze in place")
+    apps = frozen_rollout(admin_api, namespace, plans, "Warn", ready_delay="1s")
     applied = kubectl("apply", "-n", apps, "-f", "-", input=deployment("web"))
     assert "Warning:" in applied.stderr and f"UpgradePlan {namespace}/upgrade" in applied.stderr, applied.stderr
     assert kubectl("get", "deployment", "web", "-n", apps).returncode == 0  # warned, not refused
@@ -78,10 +81,7 @@ def test_warn_shows_kubectl_a_warning_naming_the_plan_and_ends_with_the_plan(adm
 
 def test_deny_refuses_others_changes_not_the_operators_and_survives_a_sigkill(admin_api, namespace, operator, plans,
                                                                              kubectl):
-    apps = apps_namespace(admin_api, namespace)
-    create_agent(admin_api, namespace, E2E_NODES, ready_delay="2s")
-    frozen_plan(plans, "Deny")
-    wait_for(lambda: len(freeze_objects(admin_api, namespace)) == 2, 60, "the freeze in place")
+    apps = frozen_rollout(admin_api, namespace, plans, "Deny", ready_delay="2s")
     refused = kubectl("apply", "-n", apps, "-f", "-", input=deployment("web"), check=False)
     assert refused.returncode != 0 and f"UpgradePlan {namespace}/upgrade" in refused.stderr, refused.stderr
     assert kubectl("get", "deployment", "web", "-n", apps, check=False).returncode != 0
@@ -106,10 +106,7 @@ def test_deny_refuses_others_changes_not_the_operators_and_survives_a_sigkill(ad
 
 
 def test_a_deleted_plan_lifts_its_freeze(admin_api, namespace, operator, plans, kubectl):
-    apps = apps_namespace(admin_api, namespace)
-    create_agent(admin_api, namespace, E2E_NODES, ready_delay="5s")
-    frozen_plan(plans, "Deny")
-    wait_for(lambda: len(freeze_objects(admin_api, namespace)) == 2, 60, "the freeze in place")
+    apps = frozen_rollout(admin_api, namespace, plans, "Deny", ready_delay="5s")
     plans.delete()
     wait_for(lambda: freeze_objects(admin_api, namespace) == [], 60, "the freeze lifted by the finalizer")
     assert kubectl("apply", "-n", apps, "-f", "-", input=deployment("web")).returncode == 0
