@@ -18,9 +18,9 @@ def test_the_kustomize_base_applies_cleanly_server_side(kubectl, operator_rbac):
     rendered = kubectl("kustomize", str(REPO / "deploy")).stdout
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
     assert kinds == ["ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
-                     "ConfigMap", "CustomResourceDefinition", "Deployment", "Namespace", "Role", "RoleBinding",
-                     "RoleBinding", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
-                     "ValidatingAdmissionPolicyBinding"]
+                     "ConfigMap", "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "Namespace",
+                     "Role", "RoleBinding", "RoleBinding", "RoleBinding", "Service", "ServiceAccount",
+                     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     result = kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-", input=rendered,
                      check=False)
     assert result.returncode == 0, result.stderr

@@ -68,8 +68,9 @@ def test_the_rendered_chart_applies_server_side(kubectl, operator_rbac):
     docs = render()
     assert sorted(d["kind"] for d in docs) == [
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
-        "CustomResourceDefinition", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "RoleBinding",
-        "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+        "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "PodDisruptionBudget", "Role",
+        "RoleBinding", "RoleBinding", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding"]
     result = kubectl("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", "-",
                      input=yaml.safe_dump_all(docs), check=False)
     assert result.returncode == 0, result.stderr
