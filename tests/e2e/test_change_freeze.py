@@ -53,7 +53,7 @@ def freeze_metric(operator, namespace: str, mode: str) -> float:
                 and f'mode="{mode}"' in line)
 
 
-def frozen_rollout(admin_api, namespace: str, plans, mode: str, ready_delay: str) -> str:
+def frozen_rollout(admin_api, namespace: str, plans, kubectl, mode: str, ready_delay: str) -> str:
     """The agent, and a plan freezing its own namespace and an apps namespace, which is returned once the freeze
     is in place."""
     apps = apps_namespace(admin_api, namespace)
@@ -61,12 +61,19 @@ def frozen_rollout(admin_api, namespace: str, plans, mode: str, ready_delay: str
     plans.create(changeFreeze={"mode": mode, "namespaceSelector": {"matchLabels": {FREEZE_LABEL: "yes"}}},
                  rollout={"maxUnavailable": 2})
     wait_for(lambda: len(freeze_objects(admin_api, namespace)) == 2, 60, "the freeze in place")
+    wait_for(lambda: in_force(kubectl, apps, namespace), 30, "the freeze in force")
     return apps
+
+
+def in_force(kubectl, apps: str, namespace: str) -> bool:
+    """The API server loads a new policy a moment after it is created: a server dry run shows when."""
+    probe = kubectl("apply", "--dry-run=server", "-n", apps, "-f", "-", input=deployment("probe"), check=False)
+    return f"UpgradePlan {namespace}/upgrade" in probe.stderr
 
 
 def test_warn_shows_kubectl_a_warning_naming_the_plan_and_ends_with_the_plan(admin_api, namespace, operator, plans,
                                                                             kubectl):
-    apps = frozen_rollout(admin_api, namespace, plans, "Warn", ready_delay="1s")
+    apps = frozen_rollout(admin_api, namespace, plans, kubectl, "Warn", ready_delay="1s")
     applied = kubectl("apply", "-n", apps, "-f", "-", input=deployment("web"))
     assert "Warning:" in applied.stderr and f"UpgradePlan {namespace}/upgrade" in applied.stderr, applied.stderr
     assert kubectl("get", "deployment", "web", "-n", apps).returncode == 0  # warned, not refused
@@ -74,6 +81,7 @@ def test_warn_shows_kubectl_a_warning_naming_the_plan_and_ends_with_the_plan(adm
     plans.wait_phase("Succeeded", timeout=240)
     assert freeze_objects(admin_api, namespace) == []
     assert freeze_metric(operator, namespace, "Warn") == 0
+    wait_for(lambda: not in_force(kubectl, apps, namespace), 30, "the freeze lifted")
     after = kubectl("apply", "-n", apps, "-f", "-", input=deployment("web", "registry.k8s.io/pause:3.9"))
     assert "Warning" not in after.stderr
     client.CoreV1Api(admin_api).delete_namespace(apps)
@@ -81,7 +89,7 @@ def test_warn_shows_kubectl_a_warning_naming_the_plan_and_ends_with_the_plan(adm
 
 def test_deny_refuses_others_changes_not_the_operators_and_survives_a_sigkill(admin_api, namespace, operator, plans,
                                                                              kubectl):
-    apps = frozen_rollout(admin_api, namespace, plans, "Deny", ready_delay="2s")
+    apps = frozen_rollout(admin_api, namespace, plans, kubectl, "Deny", ready_delay="2s")
     refused = kubectl("apply", "-n", apps, "-f", "-", input=deployment("web"), check=False)
     assert refused.returncode != 0 and f"UpgradePlan {namespace}/upgrade" in refused.stderr, refused.stderr
     assert kubectl("get", "deployment", "web", "-n", apps, check=False).returncode != 0
@@ -101,13 +109,15 @@ def test_deny_refuses_others_changes_not_the_operators_and_survives_a_sigkill(ad
              60, "the freeze back")
     plans.wait_phase("Succeeded", timeout=240)  # the operator's own DaemonSet patches were not refused
     assert freeze_objects(admin_api, namespace) == []
+    wait_for(lambda: not in_force(kubectl, apps, namespace), 30, "the freeze lifted")
     assert kubectl("apply", "-n", apps, "-f", "-", input=deployment("web")).returncode == 0
     client.CoreV1Api(admin_api).delete_namespace(apps)
 
 
 def test_a_deleted_plan_lifts_its_freeze(admin_api, namespace, operator, plans, kubectl):
-    apps = frozen_rollout(admin_api, namespace, plans, "Deny", ready_delay="5s")
+    apps = frozen_rollout(admin_api, namespace, plans, kubectl, "Deny", ready_delay="5s")
     plans.delete()
     wait_for(lambda: freeze_objects(admin_api, namespace) == [], 60, "the freeze lifted by the finalizer")
+    wait_for(lambda: not in_force(kubectl, apps, namespace), 30, "the freeze no longer in force")
     assert kubectl("apply", "-n", apps, "-f", "-", input=deployment("web")).returncode == 0
     client.CoreV1Api(admin_api).delete_namespace(apps)
