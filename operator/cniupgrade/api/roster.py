@@ -9,6 +9,7 @@ is deleted once the status names the new. In memory a plan is always whole (batc
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -132,17 +133,10 @@ def whole(plan_wire: dict, shards: list[dict]) -> dict:
     if digest_of(ref.batch_sizes, order, excluded) != ref.digest:
         raise RosterMissing(f"roster {ref.name}: its content does not match its digest (changed by someone else)")
     sizes = sizes_of(ref.batch_sizes)
-    batches = [order[start:start + size] for start, size in zip(_starts(sizes), sizes)]
+    starts = itertools.accumulate(sizes, initial=0)
+    batches = [order[start:start + size] for start, size in zip(starts, sizes)]
     rest = {k: v for k, v in plan_wire.items() if k not in ("roster", "excludedByReason")}
     return {**rest, "batches": batches, "excluded": excluded}
-
-
-def _starts(sizes: list[int]) -> list[int]:
-    starts, position = [], 0
-    for size in sizes:
-        starts.append(position)
-        position += size
-    return starts
 
 
 def manifest(shard: RosterSpec, name: str, owner_uid: str, namespace: str) -> dict:

@@ -21,7 +21,7 @@ class RosterReader:
 
     def __init__(self, api: client.ApiClient, namespace: str):
         self.custom, self.namespace = client.CustomObjectsApi(api), namespace
-        self._whole: tuple[str, dict] | None = None  # (digest, the plan read whole)
+        self._names: tuple[str, dict] | None = None  # (digest, the batches and exclusions it holds)
 
     def whole_status(self, status: dict | None) -> dict:
         """A status as the API server returns it, its plan's names read back from its roster (if it has one)."""
@@ -29,11 +29,11 @@ class RosterReader:
         if not plan.get("roster"):
             return status or {}
         digest = plan["roster"].get("digest")
-        if self._whole is None or self._whole[0] != digest:
-            self._whole = (digest, roster_api.whole(plan, self._shards(plan["roster"])))
-        return {**status, "plan": {**self._whole[1], **{k: v for k, v in plan.items()
-                                                         if k not in ("roster", "excludedByReason", "batches",
-                                                                      "excluded")}}}
+        if self._names is None or self._names[0] != digest:
+            read = roster_api.whole(plan, self._shards(plan["roster"]))
+            self._names = (digest, {"batches": read["batches"], "excluded": read["excluded"]})
+        rest = {k: v for k, v in plan.items() if k not in ("roster", "excludedByReason")}
+        return {**status, "plan": {**rest, **self._names[1]}}
 
     def _shards(self, ref: dict) -> list[dict]:
         shards = []
