@@ -104,6 +104,27 @@ def reconcile_passes(metrics_port: int) -> float:
                if sample.name == "cniupgrade_reconcile_passes_total")
 
 
+def pass_parts(metrics_port: int) -> dict[str, dict]:
+    """The operator's reconcile passes by part (waited, observe, decide, act) so far: count, mean, and the
+    histogram bucket holding the 95th percentile (an upper bound)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    family = next(f for f in text_string_to_metric_families(text) if f.name == "cniupgrade_reconcile_pass_seconds")
+    parts: dict[str, dict] = {}
+    for sample in family.samples:
+        part = parts.setdefault(sample.labels["part"], {"buckets": []})
+        if sample.name.endswith("_bucket"):
+            part["buckets"].append((float(sample.labels["le"]), sample.value))
+        else:
+            part[sample.name.rsplit("_", 1)[1]] = sample.value
+    summary = {}
+    for name, part in parts.items():
+        count = part.get("count", 0.0)
+        p95 = next((le for le, below in sorted(part["buckets"]) if below >= 0.95 * count), float("inf"))
+        summary[name] = {"count": int(count), "meanMs": round(1000 * part.get("sum", 0.0) / count, 1) if count else 0.0,
+                         "p95AtMostMs": 1000 * p95}
+    return summary
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else float("nan")
@@ -153,6 +174,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             ours.append(progress(rollouts.operator(canary=0)))
         with_canary = progress(rollouts.operator(canary=1))
         rss = peak_rss_mib(operator.pid)
+        parts = pass_parts(operated.metrics_port)
         crowded = None
         if crowd_pods:
             crowd.create(api, crowd_pods)
@@ -187,7 +209,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "cpuNative": {k: statistics.median(r.cpu[k] for r in native) for k in native[0].cpu},
             "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
             "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes,
-            "peakRssMiB": rss, "crowdPods": crowd_pods,
+            "peakRssMiB": rss, "crowdPods": crowd_pods, "passParts": parts,
             "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
 
 
@@ -219,6 +241,10 @@ def print_rollout(r: dict) -> None:
     print(f"  operator API requests per node upgraded: {q['writes']:.2f} writes, {q['reads']:.2f} reads; "
           f"reconcile passes per node {r['passesPerNode']:.2f}")
     print(f"    {q['byVerb']}")
+    if "passParts" in r:
+        print("  operator pass parts (all its runs, warm-up included): " + "; ".join(
+            f"{name} n={p['count']} mean {p['meanMs']} ms p95 <= {p['p95AtMostMs']:g} ms"
+            for name, p in r["passParts"].items()))
     print(f"  operator peak RSS {r['peakRssMiB']:.0f} MiB", end="")
     if r["crowdPods"]:
         print(f"; after {r['crowdPods']} unrelated pods and one more rollout ({r['crowdedRun']:.2f}s) "

@@ -36,6 +36,7 @@ from cniupgrade.rollout.rollback_request import rollback_requested
 from cniupgrade.seams.cluster import Forbidden, StepStuck
 from cniupgrade.seams.plugin import plugin_for
 from cniupgrade.status_book import StatusBook
+from cniupgrade.wake import Wake
 
 log = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 60.0
@@ -56,7 +57,7 @@ def daemonset_name(spec: models.UpgradePlanSpec) -> str:
 class PlanRunner:
     def __init__(self, api: client.ApiClient, namespace: str, name: str, uid: str):
         self.api, self.namespace, self.name, self.uid = api, namespace, name, uid
-        self.wake = threading.Event()
+        self.wake = Wake()
         self.executor = Executor(api, namespace, name, uid)
         self.rosters = RosterReader(api, namespace)
         self.plan = WatchCache(f"plan-{namespace}-{name}", client.CustomObjectsApi(api).list_namespaced_custom_object,
@@ -90,7 +91,9 @@ class PlanRunner:
         self.plan.start()
         try:
             while not (stopped.is_set() or self.exiting.is_set() or self.stop_requested.is_set()):
-                self.wake.clear()
+                waited = self.wake.take()
+                if waited is not None:
+                    metrics.pass_seconds.labels("waited").observe(waited)
                 delay = self._step()
                 self._sleep(delay, stopped)
         finally:
@@ -190,11 +193,14 @@ class PlanRunner:
         else:
             self._ensure_view(spec.namespace, ds_name, plugin_for(spec).control_plane(spec),
                               spec.change_freeze.mode is not models.FreezeMode.off)
-            observation = self.view.observe()
-            if needs_preflight(spec, status, retry, rollback):
-                observation = self._preflight(spec, observation)
-        decision = decide(spec, status, observation, generation, retry, rollback)
-        write_in = self._carry_out(spec, decision, status)
+            with metrics.pass_seconds.labels("observe").time():
+                observation = self.view.observe()
+                if needs_preflight(spec, status, retry, rollback):
+                    observation = self._preflight(spec, observation)
+        with metrics.pass_seconds.labels("decide").time():
+            decision = decide(spec, status, observation, generation, retry, rollback)
+        with metrics.pass_seconds.labels("act").time():
+            write_in = self._carry_out(spec, decision, status)
         delay = IDLE_RECHECK_SECONDS if decision.requeue_after is None else decision.requeue_after
         return delay if write_in is None else min(delay, write_in)
 
@@ -256,7 +262,11 @@ class PlanRunner:
                     self.executor.run_at_once(action, ds)
                 elif done := self.executor.run(action, ds, raw_ds):  # an after-success action recorded this
                     decision.status = done.status
-                    decision.events.append(act.Event("Normal", done.reason, done.message))
+                    if done.reason:
+                        decision.events.append(act.Event("Warning" if done.warning else "Normal", done.reason,
+                                                         done.message))
+                    if done.retry_in is not None:
+                        decision.requeue_after = min(decision.requeue_after or done.retry_in, done.retry_in)
         previous = self.status_book.decided
         self.status_book.record(decision.status)
         phase_changed = decision.status.phase != status.phase

@@ -41,6 +41,11 @@ node_duration = Histogram("cniupgrade_node_upgrade_duration_seconds",
 reconcile_passes = Counter("cniupgrade_reconcile_passes_total",
                            "Reconcile passes (one per relevant watch event or due deadline, coalesced).", PLAN,
                            registry=REGISTRY)
+pass_seconds = Histogram(
+    "cniupgrade_reconcile_pass_seconds",
+    "Reconcile passes by part: waited (a watched change seen -> its pass began), observe (caches and any pre-flight), "
+    "decide, act (actions and the status write).", ("part",),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
 reconcile_errors = Counter("cniupgrade_reconcile_errors_total", "Reconcile passes that failed and were retried.",
                            PLAN, registry=REGISTRY)
 

@@ -54,8 +54,10 @@ def test_the_taint_comes_off_in_the_pass_the_gate_passes_and_is_not_put_on_twice
     pods = [pod("n0", NEW)] + [pod(f"n{i}") for i in range(1, 5)]
     passed = decide(plan_spec, waiting.status, tainted(observe(owner=PLAN, pods=pods), "n0"), 1)
     assert taints(passed, on=False) == ["n0"] and passed.tainted == 0
+    off = next(a for a in passed.actions if isinstance(a, act.SetInFlightTaint))
+    assert off.seen == (Taint(IN_FLIGHT_TAINT_KEY, "NoSchedule", OURS),)  # written guarded by what the watch showed
     kinds = [type(a) for a in passed.actions]
-    assert kinds[-1] is act.SetInFlightTaint  # after everything else the pass does
+    assert kinds[0] is act.SetInFlightTaint  # with the pass's other node patches, before its deletions
 
 
 def test_a_finished_plan_takes_its_stale_taints_off_and_leaves_other_plans_ones():
@@ -126,13 +128,14 @@ class FakeCore:
     def __init__(self, nodes: dict[str, list[dict]], conflicts: int = 0):
         self.nodes = {n: {"metadata": {"name": n, "resourceVersion": "1"}, "spec": {"taints": t}}
                       for n, t in nodes.items()}
-        self.conflicts, self.patches = conflicts, 0
+        self.conflicts, self.patches, self.reads = conflicts, 0, 0
 
     class Raw:
         def __init__(self, data):
             self.data = json.dumps(data).encode()
 
     def read_node(self, name, _preload_content=True):
+        self.reads += 1
         if name not in self.nodes:
             raise ApiException(status=404)
         return self.Raw(self.nodes[name])
@@ -141,7 +144,16 @@ class FakeCore:
         return self.Raw({"items": list(self.nodes.values())})
 
     def patch_node(self, name, body):
+        if name not in self.nodes:
+            raise ApiException(status=404)
         node = self.nodes[name]
+        if isinstance(body, list):  # a JSON patch: test the taints, then add (replace) or remove them
+            test, change = body
+            if (node["spec"]["taints"] or None) != test["value"]:
+                raise ApiException(status=422)
+            self.patches += 1
+            node["spec"]["taints"] = change.get("value") or []
+            return
         if self.conflicts:
             self.conflicts -= 1
             node["metadata"]["resourceVersion"] = str(int(node["metadata"]["resourceVersion"]) + 1)
@@ -164,6 +176,27 @@ def test_the_taint_is_added_beside_others_and_survives_a_concurrent_change():
     assert set_in_flight_taint(core, "n0", OURS, on=False)
     assert core.nodes["n0"]["spec"]["taints"] == [CORDON]
     assert not set_in_flight_taint(core, "gone", OURS, on=False)
+
+
+def test_with_the_taints_the_watch_saw_one_guarded_patch_and_no_read():
+    core = FakeCore({"n0": [CORDON]})
+    seen = (Taint(CORDON["key"], CORDON["effect"]),)
+    assert set_in_flight_taint(core, "n0", OURS, on=True, seen=seen)
+    ours = {"key": IN_FLIGHT_TAINT_KEY, "effect": "NoSchedule", "value": OURS}
+    assert core.nodes["n0"]["spec"]["taints"] == [CORDON, ours] and (core.reads, core.patches) == (0, 1)
+    assert set_in_flight_taint(core, "n0", OURS, on=False, seen=(*seen, Taint(IN_FLIGHT_TAINT_KEY, "NoSchedule", OURS)))
+    assert core.nodes["n0"]["spec"]["taints"] == [CORDON] and core.reads == 0
+    untainted = FakeCore({"n1": []})
+    assert set_in_flight_taint(untainted, "n1", OURS, on=True, seen=()) and untainted.reads == 0
+    assert not set_in_flight_taint(untainted, "gone", OURS, on=True, seen=())
+
+
+def test_taints_changed_since_the_watch_are_read_and_kept():
+    other = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    core = FakeCore({"n0": [CORDON, other]})  # someone added `dedicated` after the watch showed only the cordon
+    assert set_in_flight_taint(core, "n0", OURS, on=True, seen=(Taint(CORDON["key"], CORDON["effect"]),))
+    assert core.reads == 1 and core.nodes["n0"]["spec"]["taints"] == [
+        CORDON, other, {"key": IN_FLIGHT_TAINT_KEY, "value": OURS, "effect": "NoSchedule"}]
 
 
 def test_a_conflict_that_never_ends_is_raised():

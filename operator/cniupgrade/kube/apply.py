@@ -143,7 +143,7 @@ class Executor:
 
     def _set_in_flight_taint(self, action: act.SetInFlightTaint, ds: DaemonSetView | None, raw_ds: dict | None) -> None:
         # As the operator, like the plan's status: the taint protects the plan's own nodes while it acts on them.
-        set_in_flight_taint(self.own_core, action.node, action.value, action.on)
+        set_in_flight_taint(self.own_core, action.node, action.value, action.on, seen=action.seen)
 
     def _apply_change_freeze(self, action: act.ApplyChangeFreeze, ds: DaemonSetView | None,
                              raw_ds: dict | None) -> None:

@@ -1,8 +1,10 @@
 """Changes the decision asks for; the kube layer carries them out, each one idempotent."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
+
+from cniupgrade.seams.objects import Taint
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,12 @@ class DeletePod:
 
 @dataclass(frozen=True)
 class SetInFlightTaint:
-    """The node's in-flight taint (rollout/in_flight_taint.py) on, or this plan's off."""
+    """The node's in-flight taint (rollout/in_flight_taint.py) on, or this plan's off. `seen`: the node's taints
+    as the decision saw them (the change is written guarded by them, without reading the node again)."""
     node: str
     value: str
     on: bool
+    seen: tuple[Taint, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

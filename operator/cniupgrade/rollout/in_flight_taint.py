@@ -66,16 +66,15 @@ def wanted(spec: UpgradePlanSpec, decision, obs, in_flight: set[str]) -> set[str
 
 
 def reconcile(spec: UpgradePlanSpec, decision, obs, in_flight: set[str]) -> int:
-    """Taint actions before the decision's own (a node is tainted before its pod goes), untaint actions after
-    (a node passes before it is opened again). Returns how many nodes carry the taint afterwards."""
+    """Taint and untaint actions before the decision's own: a node is tainted before its pod goes, and one taken
+    off is not in flight (its gate passed or it is back), so nothing orders it after the rest; all node patches of
+    a pass then run at once, one round trip before the deletions. Returns how many nodes carry the taint after."""
     tainted = _tainted(obs.nodes)
     value = taint_value(obs.plan_key)
     want = wanted(spec, decision, obs, in_flight)
     ours = {n for n, v in tainted.items() if v == value}
-    taint = [act.SetInFlightTaint(n, value, True) for n in sorted(want - tainted.keys())]
-    untaint = [act.SetInFlightTaint(n, value, False) for n in sorted(ours - want)]
-    decision.actions[:0] = taint
-    decision.actions.extend(untaint)
+    decision.actions[:0] = [act.SetInFlightTaint(n, value, n in want, obs.nodes[n].taints)
+                            for n in sorted((want - tainted.keys()) | (ours - want))]
     return len(want)
 
 
