@@ -29,6 +29,7 @@ from cniupgrade.seams.plugin import plugin_for
 
 
 REACH_SECONDS = 10.0
+HEADROOM_SUFFIX = ".ip-headroom"  # the plugins' IP headroom checks: their objects are table rows
 
 
 class PlanFileError(ValueError):
@@ -154,11 +155,12 @@ def render(result: Preview, out: TextIO) -> None:
     for condition in status.conditions:
         if condition.type in ("PreflightPassed",):
             out.write(f"  {condition.type}: {condition.status} - {condition.message}\n")
+    headroom = next((c for c in status.checks if c.id.endswith(HEADROOM_SUFFIX)), None)
     if status.checks:
         out.write("  checks (in the vendor's order):\n")
         for check in status.checks:
             out.write(f"    [{check.result:7}] {check.severity:7} {check.id}: {check.message}\n")
-            if check.objects:
+            if check.objects and check is not headroom:  # its rows make the table below
                 out.write(f"              objects: {', '.join(check.objects)}\n")
             if check.remediation:
                 out.write(f"              fix: {check.remediation}\n")
@@ -176,6 +178,8 @@ def render(result: Preview, out: TextIO) -> None:
             out.write(f"    {label:>9}: {', '.join(batch)}\n")
         for excluded in plan.excluded:
             out.write(f"    excluded: {excluded}\n")
+    if headroom and headroom.objects:
+        out.write("  IP headroom for restarts (tightest first):\n" + "".join(f"    {row}\n" for row in headroom.objects))
     out.write("  while it runs:\n" + "".join(f"    {line}\n" for line in protections(result.spec, status)))
     first = [describe_action(a) for a in result.decision.actions]
     if first:

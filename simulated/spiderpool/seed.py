@@ -86,19 +86,22 @@ def seed(api: client.ApiClient, namespace: str, nodes: int) -> dict[str, object]
                                                   "containers": [{"name": "web", "image": "example.com/web:1"}]}}}})
     suffix = namespace[-8:]
     old_pool = f"auto-deployment-{namespace}-web-v4-{suffix}"
-    pools = {
+    manual_pool = f"manual-v4-{suffix}"
+    pools = {  # name: (labels, allocated IPs, total IPs)
         old_pool: ({"ipam.spidernet.io/owner-application": f"deployment-{namespace}-web",
                     "ipam.spidernet.io/owner-application-uid": web.metadata.uid,
                     "ipam.spidernet.io/owner-spider-subnet": "subnet-v4"},
-                   {"10.6.0.10": {"pod": f"{namespace}/web-0", "podUid": "a"}}),
-        f"manual-v4-{suffix}": ({}, {"10.6.0.11": {"pod": f"{namespace}/db-0", "podUid": "b"}}),
+                   {"10.6.0.10": {"pod": f"{namespace}/web-0", "podUid": "a"}}, 1),  # full: web-0's restart waits
+        manual_pool: ({}, {"10.6.0.11": {"pod": f"{namespace}/db-0", "podUid": "b"},
+                           "10.6.0.12": {"pod": f"{namespace}/gone-0", "podUid": "c"}}, 4),  # gone-0's IP leaked
     }
-    for name, (labels, allocated) in pools.items():
+    for name, (labels, allocated, total) in pools.items():
         custom.create_cluster_custom_object(GROUP, VERSION, "spiderippools", {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "SpiderIPPool", "metadata": {"name": name, "labels": labels},
             "spec": {"ipVersion": 4, "subnet": "10.6.0.0/16"}})
         custom.patch_cluster_custom_object_status(GROUP, VERSION, "spiderippools", name, {
-            "status": {"allocatedIPs": json.dumps(allocated), "allocatedIPCount": len(allocated)}})
+            "status": {"allocatedIPs": json.dumps(allocated), "allocatedIPCount": len(allocated),
+                       "totalIPCount": total}})
     endpoints = {"web-0": ("None", "web-0", "10.6.0.10/16"), "db-0": ("StatefulSet", "db", "10.6.0.11/16"),
                  "web-9": ("Pod", "web-9", "10.6.0.10/16")}  # web-9 holds web-0's IP: the <=0.9.4 GC bug
     for name, (kind, owner, ip) in endpoints.items():
@@ -110,7 +113,9 @@ def seed(api: client.ApiClient, namespace: str, nodes: int) -> dict[str, object]
     wait_for(lambda: (apps.read_namespaced_daemon_set("spiderpool-agent", namespace).status.number_ready or 0) == nodes,
              60, "spiderpool-agent Ready everywhere")
     return {"old_pool": old_pool, "endpoint_none": f"{namespace}/web-0",
-            "duplicate_pods": (f"{namespace}/web-0", f"{namespace}/web-9"), "exporter": f"{namespace}/node-exporter"}
+            "duplicate_pods": (f"{namespace}/web-0", f"{namespace}/web-9"), "exporter": f"{namespace}/node-exporter",
+            "full_pool": old_pool, "leak": f"{manual_pool} 10.6.0.12 ({namespace}/gone-0)",
+            "orphan_endpoints": (f"{namespace}/web-0", f"{namespace}/web-9")}  # db-0: a StatefulSet's, kept
 
 
 def remove(api: client.ApiClient, namespace: str) -> None:

@@ -15,7 +15,8 @@ from simulated.spiderpool import seed
 TARGET = "1.2.2"
 ALWAYS = {"security.namespace-boundary", "security.image-policy", "security.cluster-scope", "generic.downgrade",
           "spiderpool.skip-0.9.0", "spiderpool.fields-1.0.0", "spiderpool.cleanup-hook",
-          "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind"}
+          "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind",
+          "spiderpool.ip-headroom", "spiderpool.ip-leaks", "spiderpool.orphan-endpoints"}
 # The vendor's notes (shared/reference/spiderpool.md, spiderpool-chart.md): the installed versions each applies to.
 NOTES = {
     "spiderpool.auto-pool-labels": lambda v: v < (0, 3, 6),

@@ -18,6 +18,7 @@ EXPECTED_ORDER = [*SECURITY_CHECKS, "generic.downgrade", "spiderpool.skip-0.9.0"
                   "spiderpool.endpoint-owner-type", "spiderpool.stored-versions", "spiderpool.fields-1.0.0",
                   "spiderpool.missing-crds", "spiderpool.multus-uninstall", "spiderpool.init-pod",
                   "spiderpool.coordinator-txqueuelen", "spiderpool.default-objects", "spiderpool.duplicate-ips",
+                  "spiderpool.ip-headroom", "spiderpool.ip-leaks", "spiderpool.orphan-endpoints",
                   "spiderpool.renamed-values", "spiderpool.cleanup-hook", "spiderpool.controller-replicas",
                   "spiderpool.host-ports", "spiderpool.helm-release-behind"]
 
@@ -85,6 +86,13 @@ def test_a_0_3_5_to_0_9_5_plan_reports_every_note_in_order_and_changes_nothing(
     assert f"kubectl -n {namespace} delete pod spiderpool-init" in checks["spiderpool.init-pod"]["remediation"]
     assert checks["spiderpool.duplicate-ips"]["objects"] == list(seeded["duplicate_pods"])
     assert "does not repair" in checks["spiderpool.duplicate-ips"]["message"]
+    # IPAM health: web-0's restart needs an IP from its pool, which has none free; gone-0's IP leaked; the
+    # SpiderEndpoints of web-0 and web-9 outlived their pods (db-0's is a StatefulSet's, kept on purpose)
+    headroom = checks["spiderpool.ip-headroom"]
+    assert f"{seeded['full_pool']} (0 free, 1 needed)" in headroom["message"]
+    assert headroom["objects"][0] == f"{seeded['full_pool']}: 1 total, 1 allocated, 0 free, 1 needed"
+    assert checks["spiderpool.ip-leaks"]["objects"] == [seeded["leak"]]
+    assert checks["spiderpool.orphan-endpoints"]["objects"] == list(seeded["orphan_endpoints"])
     assert len(checks["spiderpool.host-ports"]["objects"]) == 1
     assert checks["spiderpool.host-ports"]["objects"][0].startswith(seeded["exporter"])
     assert "wrongly" not in checks["spiderpool.multus-uninstall"]["message"]
@@ -103,6 +111,8 @@ def test_cniupgrade_plan_prints_the_same_findings(admin_api, namespace, seeded, 
     positions = [text.index(f" {check_id}: ") for check_id in EXPECTED_ORDER]  # where each check's line names it
     assert positions == sorted(positions)  # in the vendor's order
     assert "0.3.5 -> 0.9.5" in printed and "would be: Preflight" in printed and seeded["old_pool"] in text
+    table = printed.split("IP headroom for restarts (tightest first):\n", 1)[1]
+    assert table.startswith(f"    {seeded['full_pool']}: 1 total, 1 allocated, 0 free, 1 needed\n")
     assert "after the upgrade: helm release spiderpool still records Spiderpool 0.3.5: helm upgrade spiderpool " \
            f"spiderpool/spiderpool -n {namespace} --version 0.9.5" in text
 

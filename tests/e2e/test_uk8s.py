@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -81,9 +82,78 @@ def test_one_node_first_then_batches_and_old_pods_reported_and_restarted(admin_a
     assert checks == {"security.namespace-boundary": "Passed", "security.image-policy": "Passed",
                       "security.cluster-scope": "Passed", "generic.downgrade": "Passed",
                       "uk8s.target-version": "Passed", "uk8s.lts-only": "Passed", "uk8s.node-downgrade": "Passed",
-                      "uk8s.nodes-at-target": "Passed", "uk8s.unreadable-versions": "Passed"}
+                      "uk8s.nodes-at-target": "Passed", "uk8s.unreadable-versions": "Passed",
+                      "uk8s.ip-headroom": "Passed"}  # no ipamd here: the restart's IPs come from the VPC
     events = plan_events(admin_api, namespace, "OldPodsFound")
     assert any(e.reason == "OldPodsFound" and "restarted" in e.message for e in events)
+
+
+# The Ipamd kind as ucloud/uk8s-cni-vpc defines it (spec.node, status.current/low/high/status), schema left open.
+IPAMD_CRD = {"metadata": {"name": "ipamds.vpc.uk8s.ucloud.cn"}, "spec": {
+    "group": "vpc.uk8s.ucloud.cn", "scope": "Namespaced",
+    "names": {"plural": "ipamds", "singular": "ipamd", "kind": "Ipamd", "listKind": "IpamdList"},
+    "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+@pytest.fixture
+def ipamd_kind(admin_api):
+    ext = client.ApiextensionsV1Api(admin_api)
+    ext.create_custom_resource_definition(IPAMD_CRD)
+    custom = client.CustomObjectsApi(admin_api)
+
+    def served() -> bool:
+        try:
+            return custom.list_cluster_custom_object("vpc.uk8s.ucloud.cn", "v1beta1", "ipamds") is not None
+        except ApiException:
+            return False
+    wait_for(served, 30, "the Ipamd kind served")
+    yield custom
+    delete_crd(admin_api, IPAMD_CRD["metadata"]["name"])
+
+
+def set_ipamd(custom, namespace: str, node: str, current: int, state: str) -> None:
+    body = {"apiVersion": "vpc.uk8s.ucloud.cn/v1beta1", "kind": "Ipamd", "metadata": {"name": node},
+            "spec": {"node": node, "addr": "10.0.0.1:7312"},
+            "status": {"current": current, "low": 3, "high": 5, "status": state}}
+    try:
+        custom.create_namespaced_custom_object("vpc.uk8s.ucloud.cn", "v1beta1", namespace, "ipamds", body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        custom.patch_namespaced_custom_object("vpc.uk8s.ucloud.cn", "v1beta1", namespace, "ipamds", node,
+                                              {"status": body["status"]})
+
+
+def test_the_restart_of_old_pods_waits_for_free_ips_in_ipamds_pools(admin_api, namespace, operator, plans,
+                                                                    ipamd_kind):
+    install_cni_vpc(admin_api, namespace)  # web: 6 replicas, maxSurge 25% -> its restart runs 2 new pods at once
+    apps = client.AppsV1Api(admin_api)
+    set_ipamd(ipamd_kind, namespace, "node-0000", 0, "dry")
+    set_ipamd(ipamd_kind, namespace, "node-0001", 1, "hungry")
+    with PlanAccount(admin_api, namespace, "cni-vpc-upgrader", RESTARTER_RULES):
+        create_plan(plans, namespace, "cni-vpc-upgrader", maintainedKubernetesMinors=["1.36"], restartOldPods=True)
+        # held: the agents are upgraded, the pools hold 1 free IP for the 2 the restart needs
+        status = wait_for(lambda: (s := plans.status()).get("restartHeld") and s, 120, "the restart held")
+        assert status["phase"] == "Succeeded" and status.get("oldPods") is None
+        assert "needs 2 new IP(s)" in status["restartHeld"] and "hold 1 free" in status["restartHeld"]
+        assert "node-0000: 0 free (low 3, high 5) dry" in status["restartHeld"]
+        headroom = next(c for c in status["checks"] if c["id"] == "uk8s.ip-headroom")
+        assert headroom["result"] == "Failed" and headroom["severity"] == "Warning"  # said before the roll too
+        held = plan_events(admin_api, namespace, "RestartHeld")
+        assert [e.type for e in held if e.reason == "RestartHeld"] == ["Warning"]
+        web = apps.read_namespaced_deployment("web", namespace)
+        assert "kubectl.kubernetes.io/restartedAt" not in (web.spec.template.metadata.annotations or {})
+        time.sleep(12)  # re-checked meanwhile: still held, and said once
+        assert plans.status().get("oldPods") is None
+        assert len([e for e in plan_events(admin_api, namespace, "RestartHeld") if e.reason == "RestartHeld"]) == 1
+
+        # allowed: ipamd refilled a pool; the next check restarts the workload
+        set_ipamd(ipamd_kind, namespace, "node-0001", 4, "normal")
+        status = wait_for(lambda: (s := plans.status()).get("oldPods") is not None and s, 60, "the restart")
+    assert status.get("restartHeld") is None and f"Deployment/{namespace}/web" in status["restartedWorkloads"]
+    web = apps.read_namespaced_deployment("web", namespace)
+    assert "kubectl.kubernetes.io/restartedAt" in (web.spec.template.metadata.annotations or {})
 
 
 def test_an_unmaintained_kubernetes_may_only_move_to_lts(admin_api, namespace, operator, plans):

@@ -190,6 +190,8 @@ def test_status_of_a_plan_the_operator_has_not_seen_and_one_rolled_back_on_deman
                            "2026-05-01T11:00:00Z in phase Succeeded: alice: p99") in rolled
     assert row("rolled back", "n0") in rolled
     assert not any(line.startswith("  batch:") for line in rolled)  # an ended plan has no current batch
+    held = summary.describe(rolling_plan(phase="Succeeded", restartHeld="needs 2 new IP(s), hold 1")).splitlines()
+    assert row("restart held", "needs 2 new IP(s), hold 1") in held
 
 
 def test_canary_batch_and_long_name_lists():

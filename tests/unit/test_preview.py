@@ -45,3 +45,21 @@ def test_the_preview_says_what_protects_the_workloads_meanwhile():
     untolerated = status.model_copy(update={"checks": [CheckResult(id="rollout.in-flight-taint", severity="Warning",
                                                                    result="Failed")]})
     assert "not used" in protections(spec(), untolerated)[0]
+
+
+def test_the_preview_prints_the_ip_headroom_as_a_table():
+    import io
+    from cniupgrade.api.status import CheckResult, Phase, UpgradePlanStatus
+    from cniupgrade.preview import Preview, render
+    from cniupgrade.rollout.context import Decision
+    from tests.unit.builders import spec
+    rows = ["n1: 0 free (low 3, high 5) dry", "n2: 4 free (low 3, high 5) normal"]
+    status = UpgradePlanStatus(phase=Phase.pending, checks=[
+        CheckResult(id="uk8s.ip-headroom", severity="Warning", result="Failed", message="needs 6, hold 4",
+                    objects=rows),
+        CheckResult(id="uk8s.lts-only", severity="Error", result="Passed", message="ok", objects=["x", "y"])])
+    out = io.StringIO()
+    render(Preview("p", spec(), Decision(status=status)), out)
+    text = out.getvalue()
+    assert "IP headroom for restarts (tightest first):\n    n1: 0 free (low 3, high 5) dry\n    n2: 4 free" in text
+    assert "objects: x, y" in text and "objects: n1" not in text  # the rows once, as the table

@@ -138,12 +138,14 @@ def test_a_0_3_5_to_0_9_5_preview_lists_every_applicable_note_in_order():
         "spiderpool.skip-0.9.0", "spiderpool.auto-pool-labels", "spiderpool.endpoint-owner-type",
         "spiderpool.stored-versions", "spiderpool.fields-1.0.0", "spiderpool.missing-crds",
         "spiderpool.multus-uninstall", "spiderpool.init-pod", "spiderpool.coordinator-txqueuelen",
-        "spiderpool.default-objects", "spiderpool.duplicate-ips", "spiderpool.renamed-values",
+        "spiderpool.default-objects", "spiderpool.duplicate-ips", "spiderpool.ip-headroom",
+        "spiderpool.ip-leaks", "spiderpool.orphan-endpoints", "spiderpool.renamed-values",
         "spiderpool.cleanup-hook", "spiderpool.controller-replicas", "spiderpool.host-ports",
         "spiderpool.helm-release-behind"]
     later = evaluate(checks.CHECKS, snap(target="1.2.2"), Version("0.9.5"), Version("1.2.2"))
     assert [f.check_id for f in later.findings] == [
-        "spiderpool.skip-0.9.0", "spiderpool.fields-1.0.0", "spiderpool.renamed-values", "spiderpool.cleanup-hook",
+        "spiderpool.skip-0.9.0", "spiderpool.fields-1.0.0", "spiderpool.ip-headroom", "spiderpool.ip-leaks",
+        "spiderpool.orphan-endpoints", "spiderpool.renamed-values", "spiderpool.cleanup-hook",
         "spiderpool.controller-replicas", "spiderpool.host-ports", "spiderpool.helm-release-behind"]
 
 

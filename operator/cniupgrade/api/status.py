@@ -258,6 +258,9 @@ class UpgradePlanStatus(ApiModel):
         "features until recreated (at most 50 named)."))
     old_pods_count: int | None = None
     restarted_workloads: list[str] = Field(default_factory=list, description="Workloads restarted for them.")
+    restart_held: str | None = Field(default=None, description=(
+        "With spec.uk8s.restartOldPods: why the restart waits (ipamd's pools hold fewer free IPs than the "
+        "restarted workloads' surge needs); re-checked every few seconds until it can go."))
     spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
                                   "a changed spec on a finished or waiting plan plans again.")
     approved_spec_hash: str | None = Field(default=None, description=(

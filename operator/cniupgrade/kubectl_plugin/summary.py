@@ -81,6 +81,7 @@ def describe(plan: dict) -> str:
             ("ready", ready and f"{ready.get('status')} {ready.get('reason')}: {ready.get('message', '')}"),
             ("degraded", degraded.get("status") == "True" and f"{degraded.get('reason')}: {degraded.get('message')}"),
             ("spec", spec_flags(spec)),
+            ("restart held", status.get("restartHeld")),
             ("rollback", rollback and (
                 f"asked through {rollback.get('source')} by {rollback.get('requestedBy') or '?'} at "
                 f"{rollback.get('requestedAt') or '?'} in phase {rollback.get('phase') or '?'}"

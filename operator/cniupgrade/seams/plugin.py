@@ -28,10 +28,14 @@ class PluginReport:
 
 @dataclass(frozen=True)
 class AfterSuccess:
-    """What a plugin's after-success action did: the status to record, and an Event saying it."""
+    """What a plugin's after-success action did: the status to record, and an Event saying it (none without a
+    reason). `retry_in`: the action is not done (status still says it is due): run it again in that many
+    seconds."""
     status: UpgradePlanStatus
-    reason: str
+    reason: str | None
     message: str
+    warning: bool = False
+    retry_in: float | None = None
 
 
 class MigrationError(RuntimeError):

@@ -14,7 +14,7 @@ from cniupgrade.plugins.spiderpool.snapshot import SpiderpoolSnapshot
 from cniupgrade.plugins.spiderpool.stored_versions_check import v1_stored
 from cniupgrade.plugins.spiderpool.value_changes import CHANGES as VALUES_CHANGES
 from cniupgrade.plugins.spiderpool.values import changed_keys
-from cniupgrade.preflight.framework import Check, Crossing, Finding, Severity, parse_version
+from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Check, Crossing, Finding, Severity, parse_version
 
 
 def recorded_version(release: HelmRelease | None) -> str | None:
@@ -149,6 +149,53 @@ def duplicate_ips(snap: SpiderpoolSnapshot) -> Finding:
                                  f"[].objects) so they get new IPs: kubectl -n <ns> delete pod <name>")
 
 
+def ip_headroom(snap: SpiderpoolSnapshot) -> Finding:
+    """Restarting the pods that hold a duplicate IP (what duplicate-ips advises) takes a new IP from their pool
+    while the old pod still holds its own: each pool needs as many free IPs as it has such pods."""
+    needs, pools = snap.scan.ips.restart_needs(), snap.scan.pools
+    rows = sorted(pools.items(), key=lambda item: (item[1].free if item[1].free is not None else 1 << 62)
+                  - needs.get(item[0], 0))
+    table = tuple(f"{name}: {counts.total if counts.total is not None else '?'} total, {counts.allocated} "
+                  f"allocated, {counts.free if counts.free is not None else '?'} free, {needs.get(name, 0)} needed"
+                  for name, counts in rows[:MAX_NAMED_OBJECTS])
+    short = [f"{name} ({counts.free} free, {needs[name]} needed)" for name, counts in rows
+             if name in needs and counts.free is not None and counts.free < needs[name]]
+    free = sum(c.free for c in pools.values() if c.free is not None)
+    if not short:
+        return Finding("spiderpool.ip-headroom", Severity.warning, True,
+                       f"{len(pools)} SpiderIPPool(s), {free} free IP(s); the pods holding duplicate IPs need "
+                       f"{sum(needs.values())} to restart, and every pool has them", objects=table)
+    return Finding("spiderpool.ip-headroom", Severity.warning, False,
+                   f"{len(short)} SpiderIPPool(s) have fewer free IPs than restarting the pods holding duplicate "
+                   f"IPs needs (the new pod takes an IP before the old one gives its back): {', '.join(short[:10])}",
+                   "add IPs to those pools (spec.ips) or free some before restarting the pods duplicate-ips names; "
+                   "restart them one by one otherwise", table)
+
+
+def ip_leaks(snap: SpiderpoolSnapshot) -> Finding:
+    leaks = snap.scan.ips.leaks()
+    if not leaks.count:
+        return Finding("spiderpool.ip-leaks", Severity.warning, True,
+                       "every IP a SpiderIPPool counts as allocated has its SpiderEndpoint or pod")
+    return Finding("spiderpool.ip-leaks", Severity.warning, False,
+                   f"{leaks.count} IP(s) are allocated in a SpiderIPPool to a pod that has neither a SpiderEndpoint "
+                   "nor a pod: they are never given out again and shrink the pools a roll draws new pods from",
+                   "check spiderpool-controller's IP GC (gc.enabled in the values); a leaked entry can be removed "
+                   "from the pool's status.allocatedIPs once its pod is surely gone", tuple(leaks.names))
+
+
+def orphan_endpoints(snap: SpiderpoolSnapshot) -> Finding:
+    orphans = snap.scan.ips.orphan_endpoints()
+    if not orphans.count:
+        return Finding("spiderpool.orphan-endpoints", Severity.warning, True,
+                       "every SpiderEndpoint has its pod (StatefulSet and VM ones may wait for theirs)")
+    return Finding("spiderpool.orphan-endpoints", Severity.warning, False,
+                   f"{orphans.count} SpiderEndpoint(s) name a pod that is gone (not a StatefulSet's or a VM's, "
+                   "which keep theirs on purpose): their IPs stay taken, and a new pod of that name would get the "
+                   "stale record", "check spiderpool-controller's GC; delete the SpiderEndpoints once their pods "
+                   "are surely gone: kubectl -n <ns> delete spiderendpoint <name>", tuple(orphans.names))
+
+
 def init_pod(snap: SpiderpoolSnapshot) -> Finding:
     """<= 0.8.7 and 0.9.0-0.9.4: spiderpool-init is a plain Pod; helm upgrade fails to patch it."""
     if snap.init_pod is None:
@@ -258,6 +305,9 @@ CHECKS: tuple[Check[SpiderpoolSnapshot], ...] = (
     Check("spiderpool.default-objects", "default SpiderCoordinator and SpiderMultusConfig (< 0.6.0)",
           object_checks.default_objects, Crossing(("<0.6.0",)), object_checks.DEFAULTS_ORDER),
     Check("spiderpool.duplicate-ips", "duplicate IPs (<= 0.9.4)", duplicate_ips, Crossing(("<=0.9.4",)), 60),
+    Check("spiderpool.ip-headroom", "free IPs for restarts", ip_headroom, order=62),
+    Check("spiderpool.ip-leaks", "IPs allocated to no one", ip_leaks, order=64),
+    Check("spiderpool.orphan-endpoints", "SpiderEndpoints without a pod", orphan_endpoints, order=66),
     Check("spiderpool.renamed-values", "values renamed or removed", renamed_values,
           Crossing(tuple(f"<{change.at}" for change in VALUES_CHANGES)), 70),
     Check("spiderpool.cleanup-hook", "pre-delete cleanup hook (>= 1.0.0)", object_checks.cleanup_hook, order=75),

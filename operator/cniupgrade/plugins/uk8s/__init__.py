@@ -21,6 +21,9 @@ from cniupgrade.seams.objects import NodeInfo
 from cniupgrade.seams.plugin import AfterSuccess, MigrationError, NoChart, PluginReport, register
 
 
+RESTART_RECHECK_SECONDS = 10.0
+
+
 class Uk8sPlugin(NoChart):  # UK8S installs cni-vpc from its own manifests, not a chart
     name = "uk8s-cni-vpc"
     image_repositories = facts.IMAGE_REPOSITORIES
@@ -52,7 +55,10 @@ class Uk8sPlugin(NoChart):  # UK8S installs cni-vpc from its own manifests, not 
             node_versions=agent_versions(reads, self, spec),
             maintained_minors=tuple(spec.uk8s.maintained_kubernetes_minors), force=spec.uk8s.force,
             allow_downgrade=spec.allow_downgrade, crd_source=spec.uk8s.crd_source_config_map,
-            podnetworking_crd=reads.get(CRDS, facts.PODNETWORKING_CRD) if multi_subnet else None)
+            podnetworking_crd=reads.get(CRDS, facts.PODNETWORKING_CRD) if multi_subnet else None,
+            restarts_old_pods=spec.uk8s.restart_old_pods,
+            restart_headroom=old_pods.projected_headroom(reads, spec.namespace, [n.name for n in nodes])
+            if spec.uk8s.restart_old_pods else None)
         excluded = {} if spec.uk8s.force else {
             n: "CNI version unreadable (spec.uk8s.force upgrades it)" for n in checks.unreadable(snapshot)}
         verdict = evaluate(checks.checks_for(snapshot), snapshot, None, None, spec.preflight.skip)
@@ -79,7 +85,12 @@ class Uk8sPlugin(NoChart):  # UK8S installs cni-vpc from its own manifests, not 
 
     def after_success(self, spec: UpgradePlanSpec, status: UpgradePlanStatus, reads: ClusterReads,
                       acting: ClusterAccess) -> AfterSuccess:
-        status = old_pods.report(reads, acting, status, spec.uk8s.restart_old_pods)
+        held_before = status.restart_held
+        status = old_pods.report(reads, acting, status, spec.uk8s.restart_old_pods, spec.namespace)
+        if status.old_pods is None:  # held: said once (and again when the numbers change), re-checked soon
+            said = status.restart_held != held_before
+            return AfterSuccess(status, "RestartHeld" if said else None, f"restarting old pods waits: "
+                                f"{status.restart_held}", warning=True, retry_in=RESTART_RECHECK_SECONDS)
         restarted = status.restarted_workloads
         return AfterSuccess(status, "OldPodsFound", (
             f"{status.old_pods_count} pod(s) were created on a node before its upgrade and keep the old network "

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from cniupgrade.plugins.uk8s import facts
+from cniupgrade.plugins.uk8s import facts, headroom
 from cniupgrade.plugins.uk8s.versions import at_least, lts_move_refusal, uk8s_version
 from cniupgrade.preflight.framework import Check, Finding, Severity, parse_version
 
@@ -24,6 +24,8 @@ class Uk8sSnapshot:
     allow_downgrade: bool = False
     podnetworking_crd: Mapping | None = None  # the PodNetworking CRD, when installed
     crd_source: str | None = None  # spec.uk8s.crdSourceConfigMap: the operator can apply CRDs from it
+    restarts_old_pods: bool = False  # spec.uk8s.restartOldPods
+    restart_headroom: headroom.Headroom | None = None  # the restart's IPs against ipamd's pools (None: no ipamd)
 
     @property
     def installed(self) -> str | None:
@@ -183,10 +185,18 @@ CROSSING_2_0_0 = (Check("uk8s.breaking-2.0.0", "2.0.0 is breaking", multi_subnet
 TARGET_2_X = (Check("uk8s.podnetworking-crd", "the PodNetworking CRD", podnetworking_crd, order=21),)
 
 
+def ip_headroom(snap: Uk8sSnapshot) -> Finding:
+    return headroom.check(snap.restart_headroom)
+
+
+RESTARTS = (Check(headroom.CHECK_ID, "free IPs for restarting old pods", ip_headroom, order=30),)
+
+
 def checks_for(snap: Uk8sSnapshot) -> tuple[Check, ...]:
     """The checks that apply to this upgrade: the version notes only when it reaches their release."""
     return (ALWAYS + (CROSSING_2_0_0 if crosses(snap, facts.MULTI_SUBNET_RELEASE) else ())
-            + (TARGET_2_X if at_least(snap.target, facts.MULTI_SUBNET_RELEASE) else ()))
+            + (TARGET_2_X if at_least(snap.target, facts.MULTI_SUBNET_RELEASE) else ())
+            + (RESTARTS if snap.restarts_old_pods else ()))
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ workloads (as `kubectl rollout restart` does), so they get the new network featu
 from __future__ import annotations
 
 import datetime as dt
+from typing import Iterable, Mapping
 
 from cniupgrade.api.status import NodeState, UpgradePlanStatus, parse_time
+from cniupgrade.plugins.uk8s import headroom
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
 from cniupgrade.seams.cluster import (DAEMONSETS, DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, ClusterReads,
                                       ClusterWrites, items)
@@ -39,8 +41,11 @@ class OldPodsReport:
         return ("Deployment", owner["name"]) if owner else None
 
     def find(self, status: UpgradePlanStatus) -> list[PodRef]:
-        upgraded_at = {r.name: parse_time(r.finished_at) for r in status.nodes
-                       if r.state is NodeState.upgraded and r.finished_at}
+        return self.find_on({r.name: parse_time(r.finished_at) for r in status.nodes
+                             if r.state is NodeState.upgraded and r.finished_at})
+
+    def find_on(self, upgraded_at: Mapping[str, dt.datetime]) -> list[PodRef]:
+        """Pods using the CNI on these nodes, created before the node's time."""
         refs = []
         for pod in items(self.reads, PODS):
             spec, meta = pod.get("spec") or {}, pod["metadata"]
@@ -61,12 +66,24 @@ class OldPodsReport:
         return restarted
 
 
-def report(reads: ClusterReads, restarter: ClusterWrites, status: UpgradePlanStatus,
-           restart: bool) -> UpgradePlanStatus:
-    """`reads` finds the pods; `restarter` (the plan's identity) restarts their workloads."""
+def projected_headroom(reads: ClusterReads, namespace: str, nodes: Iterable[str]) -> headroom.Headroom | None:
+    """Before the upgrade: every pod on these nodes will be old once they are upgraded."""
+    now = dt.datetime.now(dt.timezone.utc)
+    pods = OldPodsReport(reads, None).find_on({node: now for node in nodes})
+    return headroom.read_headroom(reads, namespace, workloads_to_restart(pods))
+
+
+def report(reads: ClusterReads, restarter: ClusterWrites, status: UpgradePlanStatus, restart: bool,
+           ipamd_namespace: str) -> UpgradePlanStatus:
+    """`reads` finds the pods; `restarter` (the plan's identity) restarts their workloads, unless ipamd's pools
+    hold too few IPs for the restart: then status.restartHeld says why and nothing is restarted yet."""
     finder = OldPodsReport(reads, restarter)
     pods = finder.find(status)
+    if restart:
+        room = headroom.read_headroom(reads, ipamd_namespace, workloads_to_restart(pods))
+        if room is not None and room.short:
+            return status.model_copy(update={"restart_held": f"{room.summary}: {'; '.join(room.rows[:5])}"})
     restarted = finder.restart(pods) if restart else []
     return status.model_copy(update={
         "old_pods": [f"{p.namespace}/{p.name} on {p.node}" for p in pods[:REPORT_LIMIT]],
-        "old_pods_count": len(pods), "restarted_workloads": restarted})
+        "old_pods_count": len(pods), "restarted_workloads": restarted, "restart_held": None})
