@@ -54,7 +54,7 @@ def test_enough_room_passes_and_a_pool_not_yet_counted_is_not_guessed():
                     endpoints=[endpoint("web-0", "10.0.0.10"), endpoint("web-1", "10.0.0.10")],
                     pods=[pod("web-0", "10.0.0.10"), pod("web-1", "10.0.0.10")])
     found = checks.ip_headroom(snap)
-    assert found.passed and "2 free IP(s)" in found.message and "need 2" in found.message
+    assert found.passed and "2 free IP(s)" in found.message and "needs 2 (one per pod" in found.message
     assert found.objects == ("a: 4 total, 2 allocated, 2 free, 2 needed", "uncounted: ? total, 0 allocated, ? free, "
                              "0 needed")
 

@@ -163,8 +163,9 @@ def ip_headroom(snap: SpiderpoolSnapshot) -> Finding:
     free = sum(c.free for c in pools.values() if c.free is not None)
     if not short:
         return Finding("spiderpool.ip-headroom", Severity.warning, True,
-                       f"{len(pools)} SpiderIPPool(s), {free} free IP(s); the pods holding duplicate IPs need "
-                       f"{sum(needs.values())} to restart, and every pool has them", objects=table)
+                       f"{len(pools)} SpiderIPPool(s), {free} free IP(s); restarting the pods that hold duplicate "
+                       f"IPs needs {sum(needs.values())} (one per pod, from its pool), and every pool has them",
+                       objects=table)
     return Finding("spiderpool.ip-headroom", Severity.warning, False,
                    f"{len(short)} SpiderIPPool(s) have fewer free IPs than restarting the pods holding duplicate "
                    f"IPs needs (the new pod takes an IP before the old one gives its back): {', '.join(short[:10])}",

@@ -30,6 +30,9 @@ SCHEMA = (
 )
 
 
+SHARED_IPS = "SELECT ip FROM held GROUP BY ip HAVING COUNT(DISTINCT holder) > 1"
+
+
 class IpLedger:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="cniupgrade-ips-")
@@ -79,7 +82,7 @@ class IpLedger:
     # ---- read by the checks ------------------------------------------------------------------------------
     def duplicates(self, detail: int = 10) -> Duplicates:
         self._ready()
-        shared = "SELECT ip FROM held GROUP BY ip HAVING COUNT(DISTINCT holder) > 1"
+        shared = SHARED_IPS
         (ips,) = self._db.execute(f"SELECT COUNT(*) FROM ({shared})").fetchone()
         shown = [(ip, tuple(sorted(set(holders.split("\n"))))) for ip, holders in self._db.execute(
             f"SELECT ip, group_concat(holder, char(10)) FROM held WHERE ip IN ({shared} ORDER BY ip LIMIT ?) "
@@ -91,8 +94,7 @@ class IpLedger:
         """Pool -> the pods holding a duplicate IP that have an allocation in it: the IPs their restart takes
         from it while the old pod is still there."""
         self._ready()
-        shared = "SELECT ip FROM held GROUP BY ip HAVING COUNT(DISTINCT holder) > 1"
-        holders = f"SELECT DISTINCT holder FROM held WHERE ip IN ({shared})"
+        holders = f"SELECT DISTINCT holder FROM held WHERE ip IN ({SHARED_IPS})"
         return dict(self._db.execute(
             f"SELECT pool, COUNT(DISTINCT pod) FROM allocated WHERE pod IN ({holders}) GROUP BY pool"))
 
