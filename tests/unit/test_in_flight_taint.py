@@ -97,6 +97,11 @@ def test_an_agent_that_does_not_tolerate_the_taint_gets_no_taint_and_a_warning()
     assert check.severity == "Warning" and check.result == "Failed" and "taintInFlight" in check.remediation
     canary = decide(plan_spec, first.status, obs(owner=PLAN), 1)
     assert [a.node for a in canary.actions if isinstance(a, act.DeletePod)] == ["n0"] and taints(canary) == []
+    strict = spec(preflight={"warningsBlock": True})  # a Warning blocks there, this one too
+    held = decide(strict, UpgradePlanStatus(), obs(), 1)
+    passed = next(c for c in held.status.conditions if c.type == "PreflightPassed")
+    assert held.status.phase is Phase.preflight and passed.status == "False" and CHECK_ID in passed.message
+    assert not [a for a in held.actions if isinstance(a, act.TakeOwnership)]
 
 
 def test_a_tainted_node_is_still_an_agent_node():

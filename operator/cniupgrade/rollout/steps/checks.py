@@ -92,7 +92,7 @@ def plan(ctx: Context) -> Decision | None:
     checks = check_results(ctx.obs.preflight)
     if (untolerated := in_flight_taint.check(ctx.spec, ds.placement, ctx.obs.plan_key)) is not None:
         checks.append(untolerated)
-    blocking = blocking_checks(ctx)
+    blocking = blocking_checks(ctx) + ([untolerated.id] if untolerated and ctx.spec.preflight.warnings_block else [])
     previously_failed = {c.id for c in ctx.status.checks if c.result == "Failed"}
     summary = (f"{nodes_total} node(s) in {len(computed.batches)} batch(es), {len(computed.excluded)} excluded"
                + (f"; {len(checks)} check(s) run" if checks else ""))
