@@ -84,7 +84,7 @@ class Headroom:
 
     @property
     def summary(self) -> str:
-        dry = [p.node for p in self.pools if p.status in ("dry", "hungry")]
+        dry = [p.node for p in sorted(self.pools, key=lambda p: (p.current, p.node)) if p.status in ("dry", "hungry")]
         return (f"restarting {self.workloads} workload(s) needs {self.need} new IP(s) at once (their surge); the "
                 f"ipamd pools of {len(self.pools)} node(s) hold {self.free} free"
                 + (f"; dry or hungry: {', '.join(dry[:10])}" + (f" and {len(dry) - 10} more" if len(dry) > 10 else "")
