@@ -78,13 +78,16 @@ class Headroom:
         return bool(self.pools) and self.need > self.free
 
     @property
+    def tightest(self) -> list[NodePool]:
+        return sorted(self.pools, key=lambda p: (p.current, p.node))
+
+    @property
     def rows(self) -> tuple[str, ...]:
-        """The tightest pools first."""
-        return tuple(p.row for p in sorted(self.pools, key=lambda p: (p.current, p.node))[:MAX_NAMED_OBJECTS])
+        return tuple(p.row for p in self.tightest[:MAX_NAMED_OBJECTS])
 
     @property
     def summary(self) -> str:
-        dry = [p.node for p in sorted(self.pools, key=lambda p: (p.current, p.node)) if p.status in ("dry", "hungry")]
+        dry = [p.node for p in self.tightest if p.status in ("dry", "hungry")]
         return (f"restarting {self.workloads} workload(s) needs {self.need} new IP(s) at once (their surge); the "
                 f"ipamd pools of {len(self.pools)} node(s) hold {self.free} free"
                 + (f"; dry or hungry: {', '.join(dry[:10])}" + (f" and {len(dry) - 10} more" if len(dry) > 10 else "")
