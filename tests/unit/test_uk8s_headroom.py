@@ -99,3 +99,30 @@ def test_the_hold_event_is_said_once_and_the_action_comes_back_soon():
     again = PLUGIN.after_success(spec, first.status, fake, fake)
     assert again.reason is None and again.retry_in == RESTART_RECHECK_SECONDS  # same numbers: no second Event
     assert PLUGIN.after_success_due(spec, again.status)
+
+
+def test_pods_and_workloads_being_deleted_neither_count_nor_are_restarted():
+    # a namespace being deleted and its objects (marked one by one): none starts new pods, none is restarted
+    leaving = {"deletionTimestamp": "2026-12-03T11:00:00Z"}
+    gone_pod = pod_of("old-1-a", "n1", "old-1")
+    gone_pod["metadata"].update(leaving)
+    going_rs = replicaset("api-1", "api")
+    going_rs["metadata"].update(leaving)
+    going_db = deployment("db", replicas=8)
+    going_db["metadata"].update(leaving)
+    in_closing = [pod_of("web-1-a", "n1", "web-1"), replicaset("web-1", "web"), deployment("web", replicas=6)]
+    for obj in in_closing:
+        obj["metadata"]["namespace"] = "closing"  # its objects not marked yet
+    fake = FakeCluster({"deployments": [deployment("web", replicas=6), going_db, in_closing[2]],
+                        "replicasets": [replicaset("web-1", "web"), replicaset("old-1", "web"), going_rs,
+                                        replicaset("db-1", "db"), in_closing[1]],
+                        "pods": [pod_of("web-1-a", "n1", "web-1"), gone_pod, pod_of("api-1-a", "n2", "api-1"),
+                                 pod_of("db-1-a", "n2", "db-1"), in_closing[0]],
+                        "namespaces": [{"metadata": {"name": "closing", **leaving}}, {"metadata": {"name": "app"}}],
+                        "ipamds": [ipamd("n1", 1, "hungry"), ipamd("n2", 0, "dry")]},
+                       served_versions=frozenset({"v1beta1", "v1"}))
+    status = old_pods.report(fake, fake, succeeded(), restart=True, ipamd_namespace=NS)
+    # web needs 2 (25% of 6); db (being deleted) none; api's ReplicaSet is going: no workload
+    assert "restarting 1 workload(s) needs 2 new IP(s)" in status.restart_held
+    room = old_pods.projected_headroom(fake, NS, ["n1", "n2"])
+    assert (room.need, room.workloads) == (2, 1)

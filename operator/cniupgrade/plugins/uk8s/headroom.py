@@ -67,7 +67,7 @@ def surge(kind: str, workload: Mapping) -> int:
 class Headroom:
     pools: tuple[NodePool, ...]
     need: int  # new IPs the restart needs at once
-    workloads: int  # how many workloads it restarts
+    workloads: int  # restarted workloads that start new pods (one being deleted does not)
 
     @property
     def free(self) -> int:
@@ -104,9 +104,10 @@ def read_headroom(reads: ClusterReads, namespace: str, workloads: Iterable[tuple
         return None
     wanted = set(workloads)
     kinds = {kind for kind, _, _ in wanted}
-    need = sum(surge(kind, w) for kind in sorted(kinds) for w in items(reads, KINDS[kind])
-               if (kind, w["metadata"]["namespace"], w["metadata"]["name"]) in wanted)
-    return Headroom(pools, need, len(wanted))
+    restarted = [(kind, w) for kind in sorted(kinds) for w in items(reads, KINDS[kind])
+                 if (kind, w["metadata"]["namespace"], w["metadata"]["name"]) in wanted
+                 and not w["metadata"].get("deletionTimestamp")]  # one being deleted starts no new pods
+    return Headroom(pools, sum(surge(kind, w) for kind, w in restarted), len(restarted))
 
 
 def check(headroom: Headroom | None) -> Finding:

@@ -8,8 +8,8 @@ from typing import Iterable, Mapping
 from cniupgrade.api.status import NodeState, UpgradePlanStatus, parse_time
 from cniupgrade.plugins.uk8s import headroom
 from cniupgrade.plugins.uk8s.checks import PodRef, old_pods, workloads_to_restart
-from cniupgrade.seams.cluster import (DAEMONSETS, DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, ClusterReads,
-                                      ClusterWrites, items)
+from cniupgrade.seams.cluster import (DAEMONSETS, DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, STATEFULSETS,
+                                      ClusterReads, ClusterWrites, items)
 
 REPORT_LIMIT = 50
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -35,8 +35,8 @@ class OldPodsReport:
 
     def _deployment_of(self, namespace: str, replicaset: str) -> tuple[str, str] | None:
         rs = self.reads.get(REPLICASETS, replicaset, namespace)
-        if rs is None:
-            return None
+        if rs is None or rs["metadata"].get("deletionTimestamp"):
+            return None  # being deleted (say with its Deployment): nothing to roll
         owner = next((r for r in rs["metadata"].get("ownerReferences") or [] if r["kind"] == "Deployment"), None)
         return ("Deployment", owner["name"]) if owner else None
 
@@ -47,10 +47,13 @@ class OldPodsReport:
     def find_on(self, upgraded_at: Mapping[str, dt.datetime]) -> list[PodRef]:
         """Pods using the CNI on these nodes, created before the node's time."""
         refs = []
+        leaving = {ns["metadata"]["name"] for ns in items(self.reads, NAMESPACES)
+                   if ns["metadata"].get("deletionTimestamp")}
         for pod in items(self.reads, PODS):
             spec, meta = pod.get("spec") or {}, pod["metadata"]
-            if spec.get("hostNetwork") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                continue  # host-network pods do not use the CNI; finished pods will not run again
+            if (spec.get("hostNetwork") or meta.get("deletionTimestamp") or meta["namespace"] in leaving
+                    or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")):
+                continue  # host-network pods do not use the CNI; finished and departing ones will not run again
             if spec.get("nodeName") in upgraded_at:
                 refs.append(PodRef(meta["namespace"], meta["name"], spec["nodeName"],
                                    parse_time(meta["creationTimestamp"]), self._owner(pod)))
