@@ -118,6 +118,9 @@ def fail(code: int, message: str) -> int:
 
 
 def run_operator(args: argparse.Namespace) -> int:
+    from cniupgrade import malloc_arenas
+    malloc_arenas.cap()  # before any thread starts
+
     import kopf
 
     from cniupgrade import builtins, policy
