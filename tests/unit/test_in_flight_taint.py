@@ -133,7 +133,7 @@ class FakeCore:
     def __init__(self, nodes: dict[str, list[dict]], conflicts: int = 0):
         self.nodes = {n: {"metadata": {"name": n, "resourceVersion": "1"}, "spec": {"taints": t}}
                       for n, t in nodes.items()}
-        self.conflicts, self.patches, self.reads = conflicts, 0, 0
+        self.conflicts, self.patches, self.reads, self.pages = conflicts, 0, 0, 0
 
     class Raw:
         def __init__(self, data):
@@ -145,8 +145,14 @@ class FakeCore:
             raise ApiException(status=404)
         return self.Raw(self.nodes[name])
 
-    def list_node(self, _preload_content=True):
-        return self.Raw({"items": list(self.nodes.values())})
+    def list_node(self, _preload_content=True, limit=None, _continue=None):
+        """Pages of `limit` nodes, as the API server gives them."""
+        self.pages += 1
+        names = sorted(self.nodes)
+        start = int(_continue or 0)
+        end = len(names) if limit is None else start + limit
+        more = {"continue": str(end)} if end < len(names) else {}
+        return self.Raw({"items": [self.nodes[n] for n in names[start:end]], "metadata": more})
 
     def patch_node(self, name, body):
         if name not in self.nodes:
@@ -216,3 +222,11 @@ def test_a_deleted_plan_takes_off_its_own_taints_only():
     core = FakeCore({"n0": [ours], "n1": [theirs], "n2": [CORDON, ours], "n3": []})
     assert remove_plan_taints(core, OURS) == ["n0", "n2"]
     assert [core.nodes[n]["spec"]["taints"] for n in ("n0", "n1", "n2", "n3")] == [[], [theirs], [CORDON], []]
+
+
+def test_a_deleted_plan_reads_the_nodes_a_page_at_a_time(monkeypatch):
+    monkeypatch.setattr("cniupgrade.kube.client.PAGE", 2)  # 5000 whole nodes in one list briefly took 90 MiB
+    ours = {"key": IN_FLIGHT_TAINT_KEY, "value": OURS, "effect": "NoSchedule"}
+    core = FakeCore({f"n{i}": [ours] if i % 2 else [] for i in range(7)})
+    assert remove_plan_taints(core, OURS) == ["n1", "n3", "n5"]
+    assert core.pages == 4  # 7 nodes, 2 a page

@@ -7,6 +7,7 @@ import json
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from cniupgrade.kube.client import pages
 from cniupgrade.seams.objects import IN_FLIGHT_TAINT_KEY, Taint
 
 CONFLICT, NOT_FOUND, INVALID = 409, 404, 422
@@ -70,9 +71,9 @@ def set_in_flight_taint(core: client.CoreV1Api, node: str, value: str, on: bool,
 
 
 def remove_plan_taints(core: client.CoreV1Api, value: str) -> list[str]:
-    """Every node's in-flight taint of this plan taken off (a deleted plan's finalizer); the nodes changed."""
-    nodes = json.loads(core.list_node(_preload_content=False).data).get("items") or []
-    return [n["metadata"]["name"] for n in nodes
-            if any(t.get("key") == IN_FLIGHT_TAINT_KEY and t.get("value") == value
-                   for t in (n.get("spec") or {}).get("taints") or [])
-            and set_in_flight_taint(core, n["metadata"]["name"], value, on=False)]
+    """Every node's in-flight taint of this plan taken off (a deleted plan's finalizer); the nodes changed. Read a
+    page at a time: 5000 whole nodes at once briefly took 90 MiB."""
+    tainted = [n["metadata"]["name"] for page in pages(core.list_node) for n in page
+               if any(t.get("key") == IN_FLIGHT_TAINT_KEY and t.get("value") == value
+                      for t in (n.get("spec") or {}).get("taints") or [])]
+    return [name for name in tainted if set_in_flight_taint(core, name, value, on=False)]
