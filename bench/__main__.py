@@ -140,7 +140,9 @@ def requests_per_node(cluster: LocalCluster, runs: list[Run], nodes: int) -> dic
 
 
 def progress(run: Run, note: str = "") -> Run:
-    print(f"  {run.kind:16} {run.seconds:6.2f}s {note}", flush=True)
+    rss, peak = run.operator_mib
+    print(f"  {run.kind:16} {run.seconds:6.2f}s {note}  (operator RSS after it {rss:.0f} MiB, peak so far "
+          f"{peak:.0f})", flush=True)
     return run
 
 
@@ -210,6 +212,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "cpuOperator": {k: statistics.median(r.cpu[k] for r in ours) for k in ours[0].cpu},
             "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes,
             "peakRssMiB": rss, "crowdPods": crowd_pods, "passParts": parts,
+            "operatorMiBAfterRuns": [[r.kind, *r.operator_mib] for r in rollouts.history],
             "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from kubernetes import client
 
 from bench.floor import MinimalDeleter
+from bench.peak import proc_status
 from bench.podwatch import RawWatch
 from bench.timeline import PodTimeline
 
@@ -73,6 +74,7 @@ class Run:
     cycle: float = 0.0  # mean seconds from a node's deletion to its new pod Ready
     cycle_split: tuple[float, ...] = ()  # PodTimeline.cycle_split
     passes: float = 0.0  # the operator's reconcile passes for the run's plan
+    operator_mib: tuple[float, float] = (0.0, 0.0)  # the operator's RSS and peak RSS once the run was cleaned up
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -95,6 +97,7 @@ class Rollouts:
         self.nodes, self.max_unavailable = nodes, max_unavailable
         self.pids = pids  # component -> pid, whose CPU use each run reports
         self.count = 0
+        self.history: list[Run] = []  # every run, warm-ups included, in order
 
     def native(self) -> Run:
         def start(namespace: str) -> None:
@@ -158,7 +161,10 @@ class Rollouts:
         run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
         run.cycle_split = timeline.cycle_split()
         run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
-        self._remove(namespace)
+        self._remove(namespace)  # a plan's deletion is part of its memory story (its finalizer's reads)
+        if "operator" in self.pids:
+            run.operator_mib = tuple(round(proc_status(self.pids["operator"], f) / 1024, 1) for f in ("VmRSS", "VmHWM"))
+        self.history.append(run)
         return run
 
     def _fresh_agent(self) -> str:
