@@ -161,7 +161,7 @@ class Rollouts:
         run.in_flight, run.cycle = timeline.mean_in_flight(), timeline.mean_cycle()
         run.cycle_split = timeline.cycle_split()
         run.cpu = {k: round(v - cpu[k], 2) for k, v in cpu_seconds(self.pids).items()}
-        self._remove(namespace)  # a plan's deletion is part of its memory story (its finalizer's reads)
+        self._remove(namespace)  # read after it: a deleted plan's finalizer runs in the operator meanwhile
         if "operator" in self.pids:
             run.operator_mib = tuple(round(proc_status(self.pids["operator"], f) / 1024, 1) for f in ("VmRSS", "VmHWM"))
         self.history.append(run)

@@ -2,9 +2,9 @@
 
 glibc gives a thread that meets contention an arena of its own (up to 8 per core) and keeps what is freed there
 for reuse by that arena. The operator's threads (pod deletions at once, one per watch, kopf's) each parse and drop
-lists and events: at 1000 simulated nodes, 25 MiB were in use and 136 MiB free but held after five rollouts, and
+lists and events: at 1000 simulated nodes, ~25 MiB were in use and 136 MiB free but held after three plans, and
 the peak grew with every plan. Two arenas keep the freed memory reusable by all threads; the threads mostly wait
-on the network and on the GIL, so contention on two arenas costs nothing measurable (docs/benchmarks.md).
+on the network and on the GIL, and no CPU cost of the cap showed beyond the noise (docs/benchmarks.md).
 """
 from __future__ import annotations
 
