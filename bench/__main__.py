@@ -159,7 +159,7 @@ def resolved(max_unavailable: str, nodes: int) -> int:
 def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, crowd_pods: int,
                   taint: bool = True) -> dict:
     config = ClusterConfig(nodes=nodes, pod_ready_delay_ms=ready_ms, audit_users=(OPERATOR_USER,),
-                           node_lease_seconds=40 if nodes <= LARGE_CLUSTER else 600)
+                           audit_node_writes=True, node_lease_seconds=40 if nodes <= LARGE_CLUSTER else 600)
     with operated_cluster("bench", config) as operated:
         cluster, operator, api = operated.cluster, operated.operator, operated.api
         # "bench": this process, i.e. the pod timeline of every run, and the floor's deleter in the floor's runs
@@ -183,6 +183,8 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             crowded = progress(rollouts.operator(canary=0), f"(with {crowd_pods} unrelated pods)")
         crowded_rss = peak_rss_mib(operator.pid)
         requests = requests_per_node(cluster, ours, nodes)
+        node_writes = [[r.kind, dict(audit.node_writes_between(cluster.audit_log(), r.started_at, r.ended_at))]
+                       for r in rollouts.history]
     median_native = statistics.median(r.seconds for r in native)
     median_ours = statistics.median(r.seconds for r in ours)
     median_floor = statistics.median(r.seconds for r in floor)
@@ -213,6 +215,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "requestsPerNode": requests, "passesPerNode": statistics.median(r.passes for r in ours) / nodes,
             "peakRssMiB": rss, "crowdPods": crowd_pods, "passParts": parts,
             "operatorMiBAfterRuns": [[r.kind, *r.operator_mib] for r in rollouts.history],
+            "nodeWritesPerRun": node_writes,
             "crowdedRun": crowded.seconds if crowded else None, "peakRssWithCrowdMiB": crowded_rss}
 
 
@@ -248,6 +251,9 @@ def print_rollout(r: dict) -> None:
         print("  operator pass parts (all its runs, warm-up included): " + "; ".join(
             f"{name} n={p['count']} mean {p['meanMs']} ms p95 <= {p['p95AtMostMs']:g} ms"
             for name, p in r["passParts"].items()))
+    if "nodeWritesPerRun" in r:  # a run slowed by the control plane: did someone write nodes meanwhile?
+        print("  node writes during each run, by user: " + "; ".join(
+            f"{kind} {sum(users.values())} {users}" for kind, users in r["nodeWritesPerRun"]))
     print(f"  operator peak RSS {r['peakRssMiB']:.0f} MiB", end="")
     if r["crowdPods"]:
         print(f"; after {r['crowdPods']} unrelated pods and one more rollout ({r['crowdedRun']:.2f}s) "

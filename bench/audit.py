@@ -22,3 +22,18 @@ def requests_between(log: Path, user: str, start: float, end: float) -> Counter:
                 counts["read" if entry["verb"] in READ_VERBS else "write"] += 1
                 counts[f"{entry['verb']} {entry.get('objectRef', {}).get('resource', '?')}"] += 1
     return counts
+
+
+def node_writes_between(log: Path, start: float, end: float) -> Counter:
+    """Node updates and patches received within [start, end] (epoch seconds), by user (the audit policy's
+    node_writes rule must be on)."""
+    counts: Counter = Counter()
+    with open(log) as lines:
+        for line in lines:
+            entry = json.loads(line)
+            if entry["verb"] not in ("update", "patch") or entry.get("objectRef", {}).get("resource") != "nodes":
+                continue
+            received = dt.datetime.fromisoformat(entry["requestReceivedTimestamp"].replace("Z", "+00:00"))
+            if start <= received.timestamp() <= end:
+                counts[entry.get("user", {}).get("username", "?")] += 1
+    return counts

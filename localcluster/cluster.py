@@ -49,6 +49,9 @@ class ClusterConfig:
     # Users whose requests the apiserver writes to logs/audit.jsonl, one line per request (the bench counts the
     # operator's); empty: no audit log.
     audit_users: tuple[str, ...] = ()
+    # Also every user's node writes (the bench counts who wrote nodes during each run): each is sent to every
+    # node watcher (kwok, the scheduler, the controller-manager, the operator), a cost that grows with the nodes.
+    audit_node_writes: bool = False
     # kwok renews each node's Lease every quarter of this: 5000 nodes at 40 s are 500 writes a second, more than
     # 2 cores spare; the node controller's grace period follows it.
     node_lease_seconds: int = 40
@@ -127,7 +130,7 @@ class LocalCluster:
         })
         self._write_kubeconfigs()
         (self.dir / "kwok.yaml").write_text(KWOK_CONFIG)
-        (self.dir / "audit-policy.yaml").write_text(audit_policy(config.audit_users))
+        (self.dir / "audit-policy.yaml").write_text(audit_policy(config.audit_users, config.audit_node_writes))
         self._save_state()
         try:
             self.start("etcd")
@@ -207,7 +210,7 @@ class LocalCluster:
         return self.log_path("audit").with_suffix(".jsonl")
 
     def _audit_flags(self) -> list[str]:
-        if not self.state.config.get("audit_users"):
+        if not (self.state.config.get("audit_users") or self.state.config.get("audit_node_writes")):
             return []
         return [f"--audit-policy-file={self.dir / 'audit-policy.yaml'}", f"--audit-log-path={self.audit_log()}",
                 "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-maxbackup=0"]
@@ -260,9 +263,13 @@ class LocalCluster:
         raise ValueError(f"unknown component {component}")
 
 
-def audit_policy(users: tuple[str, ...]) -> str:
-    """Metadata of the given users' requests, once each (when complete); nothing of anyone else."""
-    rules = ([{"level": "Metadata", "users": list(users)}] if users else []) + [{"level": "None"}]
+def audit_policy(users: tuple[str, ...], node_writes: bool = False) -> str:
+    """Metadata of the given users' requests, once each (when complete), and with `node_writes` of anyone's node
+    updates and patches; nothing else."""
+    rules = (([{"level": "Metadata", "users": list(users)}] if users else [])
+             + ([{"level": "Metadata", "verbs": ["update", "patch"],
+                  "resources": [{"group": "", "resources": ["nodes", "nodes/status"]}]}] if node_writes else [])
+             + [{"level": "None"}])
     return yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
                            "omitStages": ["RequestReceived", "ResponseStarted"], "rules": rules})
 
