@@ -9,6 +9,7 @@ and its peak RSS, also after adding many unrelated pods.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -170,10 +171,11 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
         progress(rollouts.native(), "(warm-up)")
         progress(rollouts.floor(), "(warm-up)")
         native, floor, ours = [], [], []
-        for _ in range(trials):  # alternate, so drift hits all alike
-            native.append(progress(rollouts.native()))
-            floor.append(progress(rollouts.floor()))
-            ours.append(progress(rollouts.operator(canary=0)))
+        kinds = [(native, rollouts.native), (floor, rollouts.floor), (ours, lambda: rollouts.operator(canary=0))]
+        orders = list(itertools.permutations(kinds))
+        for trial in range(trials):  # alternate, each trial in another order, so drift and the run before hit all alike
+            for runs, run in orders[trial % len(orders)]:
+                runs.append(progress(run()))
         with_canary = progress(rollouts.operator(canary=1))
         rss = peak_rss_mib(operator.pid)
         parts = pass_parts(operated.metrics_port)
@@ -190,6 +192,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
     median_floor = statistics.median(r.seconds for r in floor)
     refill_native = [d for r in native for d in r.refill_delays]
     refill_ours = [d for r in ours for d in r.refill_delays]
+    refill_floor = [d for r in floor for d in r.refill_delays]
     return {"nodes": nodes, "maxUnavailable": max_unavailable, "readyDelayMs": ready_ms, "trials": trials,
             "taintInFlight": taint,
             "native": [round(r.seconds, 2) for r in native], "operator": [round(r.seconds, 2) for r in ours],
@@ -203,6 +206,7 @@ def rollout_bench(nodes: int, max_unavailable: int, ready_ms: int, trials: int, 
             "ideal": math.ceil(nodes / max_unavailable) * ready_ms / 1000, "operatorWithCanary": with_canary.seconds,
             "refillNative": [percentile(refill_native, 50), percentile(refill_native, 95)],
             "refillOperator": [percentile(refill_ours, 50), percentile(refill_ours, 95)],
+            "refillFloor": [percentile(refill_floor, 50), percentile(refill_floor, 95)],
             "phasesNative": [round(statistics.median(r.phases[i] for r in native), 3) for i in range(3)],
             "phasesOperator": [round(statistics.median(r.phases[i] for r in ours), 3) for i in range(3)],
             "phasesFloor": [round(statistics.median(r.phases[i] for r in floor), 3) for i in range(3)],
@@ -242,7 +246,10 @@ def print_rollout(r: dict) -> None:
           + ", ".join(f"{kind} {split}" for kind, split in r["cycleSplit"].items()))
     print(f"  freed slot -> next old pod deleted: operator p50 {r['refillOperator'][0] * 1000:.0f} ms, "
           f"p95 {r['refillOperator'][1] * 1000:.0f} ms (native p50 {r['refillNative'][0] * 1000:.0f} ms, "
-          f"p95 {r['refillNative'][1] * 1000:.0f} ms)")
+          f"p95 {r['refillNative'][1] * 1000:.0f} ms", end="")
+    if "refillFloor" in r:  # the least an outside driver refills in on this control plane
+        print(f"; floor p50 {r['refillFloor'][0] * 1000:.0f} ms, p95 {r['refillFloor'][1] * 1000:.0f} ms", end="")
+    print(")")
     q = r["requestsPerNode"]
     print(f"  operator API requests per node upgraded: {q['writes']:.2f} writes, {q['reads']:.2f} reads; "
           f"reconcile passes per node {r['passesPerNode']:.2f}")
