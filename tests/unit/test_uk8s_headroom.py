@@ -75,7 +75,7 @@ def test_the_restart_goes_once_the_pools_hold_enough():
 
 def test_without_ipamd_nothing_is_counted_and_the_restart_goes():
     fake = cluster([])
-    assert headroom.read_headroom(fake, NS, [("Deployment", "app", "web")]) is None
+    assert headroom.read_headroom(fake, NS, [("Deployment", deployment("web", replicas=6))]) is None
     assert headroom.check(None).passed
     status = old_pods.report(fake, fake, succeeded(), restart=True, ipamd_namespace=NS)
     assert status.restarted_workloads == ["Deployment/app/web"]
@@ -126,3 +126,7 @@ def test_pods_and_workloads_being_deleted_neither_count_nor_are_restarted():
     assert "restarting 1 workload(s) needs 2 new IP(s)" in status.restart_held
     room = old_pods.projected_headroom(fake, NS, ["n1", "n2"])
     assert (room.need, room.workloads) == (2, 1)
+    fake.objects["ipamds"] = [ipamd("n1", 2, "normal"), ipamd("n2", 0, "dry")]
+    status = old_pods.report(fake, fake, succeeded(), restart=True, ipamd_namespace=NS)
+    assert status.restart_held is None and status.restarted_workloads == ["Deployment/app/web"]
+    assert [w[1:4] for w in fake.writes if w[0] == "patch"] == [("deployments", "app", "web")]  # db, marked for deletion, is left alone

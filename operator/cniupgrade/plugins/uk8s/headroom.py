@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Mapping, Sequence
 
 from cniupgrade.plugins.uk8s import facts
 from cniupgrade.preflight.framework import MAX_NAMED_OBJECTS, Finding, Severity
-from cniupgrade.seams.cluster import DAEMONSETS, DEPLOYMENTS, STATEFULSETS, ClusterReads, Resource, items
+from cniupgrade.seams.cluster import ClusterReads, Resource, items
 
 IPAMDS = Resource(facts.GROUP, "v1beta1", "ipamds")
 CHECK_ID = "uk8s.ip-headroom"
 DEFAULT_DEPLOYMENT_SURGE = "25%"
-KINDS = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS, "DaemonSet": DAEMONSETS}
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def surge(kind: str, workload: Mapping) -> int:
 class Headroom:
     pools: tuple[NodePool, ...]
     need: int  # new IPs the restart needs at once
-    workloads: int  # restarted workloads that start new pods (one being deleted does not)
+    workloads: int  # workloads restarted
 
     @property
     def free(self) -> int:
@@ -94,20 +93,15 @@ class Headroom:
                    if dry else ""))
 
 
-def read_headroom(reads: ClusterReads, namespace: str, workloads: Iterable[tuple[str, str, str]]) -> Headroom | None:
-    """The pools and what restarting `workloads` ((kind, namespace, name)) needs; None without ipamd (no Ipamd
-    kind served, or no objects: each pod's IP then comes from the VPC as it starts)."""
+def read_headroom(reads: ClusterReads, namespace: str, workloads: Sequence[tuple[str, Mapping]]) -> Headroom | None:
+    """The pools and what restarting `workloads` ((kind, object), none being deleted) needs; None without ipamd
+    (no Ipamd kind served, or no objects: each pod's IP then comes from the VPC as it starts)."""
     if not reads.serves(IPAMDS):
         return None
     pools = tuple(node_pool(i) for i in items(reads, IPAMDS, namespace))
     if not pools:
         return None
-    wanted = set(workloads)
-    kinds = {kind for kind, _, _ in wanted}
-    restarted = [(kind, w) for kind in sorted(kinds) for w in items(reads, KINDS[kind])
-                 if (kind, w["metadata"]["namespace"], w["metadata"]["name"]) in wanted
-                 and not w["metadata"].get("deletionTimestamp")]  # one being deleted starts no new pods
-    return Headroom(pools, sum(surge(kind, w) for kind, w in restarted), len(restarted))
+    return Headroom(pools, sum(surge(kind, w) for kind, w in workloads), len(workloads))
 
 
 def check(headroom: Headroom | None) -> Finding:

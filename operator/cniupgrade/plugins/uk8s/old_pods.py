@@ -59,21 +59,32 @@ class OldPodsReport:
                                    parse_time(meta["creationTimestamp"]), self._owner(pod)))
         return old_pods(refs, upgraded_at)
 
-    def restart(self, pods: list[PodRef]) -> list[str]:
+    def restart(self, workloads: list[tuple[str, Mapping]]) -> list[str]:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
         restarted = []
-        for kind, namespace, name in workloads_to_restart(pods):
+        for kind, workload in workloads:
+            namespace, name = workload["metadata"]["namespace"], workload["metadata"]["name"]
             self.restarter.patch(RESTARTABLE[kind], name, namespace, patch)
             restarted.append(f"{kind}/{namespace}/{name}")
         return restarted
+
+
+def live_workloads(reads: ClusterReads, pods: Iterable[PodRef]) -> list[tuple[str, Mapping]]:
+    """The pods' workloads (kind, object) as the cluster shows them, in a stable order: one gone or being deleted
+    starts no new pods, so it is neither counted for the restart's IPs nor restarted."""
+    wanted = workloads_to_restart(pods)
+    shown = {(kind, w["metadata"]["namespace"], w["metadata"]["name"]): w
+             for kind in sorted({kind for kind, _, _ in wanted}) for w in items(reads, RESTARTABLE[kind])}
+    return [(key[0], shown[key]) for key in wanted
+            if key in shown and not shown[key]["metadata"].get("deletionTimestamp")]
 
 
 def projected_headroom(reads: ClusterReads, namespace: str, nodes: Iterable[str]) -> headroom.Headroom | None:
     """Before the upgrade: every pod on these nodes will be old once they are upgraded."""
     now = dt.datetime.now(dt.timezone.utc)
     pods = OldPodsReport(reads, None).find_on({node: now for node in nodes})
-    return headroom.read_headroom(reads, namespace, workloads_to_restart(pods))
+    return headroom.read_headroom(reads, namespace, live_workloads(reads, pods))
 
 
 def report(reads: ClusterReads, restarter: ClusterWrites, status: UpgradePlanStatus, restart: bool,
@@ -82,11 +93,13 @@ def report(reads: ClusterReads, restarter: ClusterWrites, status: UpgradePlanSta
     hold too few IPs for the restart: then status.restartHeld says why and nothing is restarted yet."""
     finder = OldPodsReport(reads, restarter)
     pods = finder.find(status)
+    restarted = []
     if restart:
-        room = headroom.read_headroom(reads, ipamd_namespace, workloads_to_restart(pods))
+        workloads = live_workloads(reads, pods)
+        room = headroom.read_headroom(reads, ipamd_namespace, workloads)
         if room is not None and room.short:
             return status.model_copy(update={"restart_held": f"{room.summary}: {'; '.join(room.rows[:5])}"})
-    restarted = finder.restart(pods) if restart else []
+        restarted = finder.restart(workloads)
     return status.model_copy(update={
         "old_pods": [f"{p.namespace}/{p.name} on {p.node}" for p in pods[:REPORT_LIMIT]],
         "old_pods_count": len(pods), "restarted_workloads": restarted, "restart_held": None})
