@@ -1,13 +1,14 @@
 """Invalid plans are refused by the API server at apply time, with a message naming the field."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.e2e.conftest import E2E_NODES
-from tests.e2e.kit import create_agent, plan_body
+from tests.e2e.kit import create_agent, plan_body, plan_events
 from localcluster.waiting import wait_for
 
 
@@ -103,15 +104,26 @@ def test_valid_plan_passes_the_same_checks(kubectl, operator_rbac):
     assert "created (server dry run)" in result.stdout
 
 
-def test_target_version_is_immutable_while_rolling(kubectl, admin_api, namespace, operator, plans):
+FIXED_WHILE_ROLLING = {"targetVersion": "v9.9.9", "plugin": "spiderpool", "namespace": "elsewhere",
+                       "chart": {"repository": "oci://registry.example.com/charts", "name": "agent"}}
+
+
+def test_what_the_plan_was_made_for_is_immutable_while_rolling(kubectl, admin_api, namespace, operator, plans):
     create_agent(admin_api, namespace, E2E_NODES, ready_delay="2s")
     plans.create(rollout={"maxUnavailable": 1})
     wait_for(lambda: plans.status().get("startedAt"), 30, "the rollout to start")
-    result = kubectl("patch", "upgradeplan", "upgrade", "-n", namespace, "--type=merge",
-                     "-p", '{"spec":{"targetVersion":"v9.9.9"}}', check=False)
-    assert result.returncode != 0
-    assert "spec.targetVersion" in result.stderr and "immutable" in result.stderr
-    plans.patch_spec(paused=True)  # other fields stay editable
+    for field, value in FIXED_WHILE_ROLLING.items():
+        result = kubectl("patch", "upgradeplan", "upgrade", "-n", namespace, "--type=merge",
+                         "-p", json.dumps({"spec": {field: value}}), check=False)
+        assert result.returncode != 0, field
+        assert f"spec.{field} is immutable while the rollout runs" in result.stderr, result.stderr
+    # other fields stay editable; one the plan was made with is said to wait for the rollout's end
+    plans.patch_spec(rollout={"maxUnavailable": 2})
+    events = plan_events(admin_api, namespace, "SpecChangeDeferred")
+    [deferred] = [e for e in events if e.reason == "SpecChangeDeferred"]
+    assert deferred.type == "Warning" and "until this rollout ends" in deferred.message
+    assert plans.status()["deferredSpecHash"]
+    plans.patch_spec(paused=True)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("*.yaml")))

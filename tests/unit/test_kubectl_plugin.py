@@ -190,6 +190,10 @@ def test_status_of_a_plan_the_operator_has_not_seen_and_one_rolled_back_on_deman
                            "2026-05-01T11:00:00Z in phase Succeeded: alice: p99") in rolled
     assert row("rolled back", "n0") in rolled
     assert not any(line.startswith("  batch:") for line in rolled)  # an ended plan has no current batch
+    changed = summary.describe(rolling_plan(deferredSpecHash="abc")).splitlines()
+    assert row("spec", "paused, spec changed: planned when this rollout ends, approved") in changed
+    assert row("spec", "paused, approved") in summary.describe(
+        rolling_plan(deferredSpecHash="abc", phase="Succeeded")).splitlines()
     held = summary.describe(rolling_plan(phase="Succeeded", restartHeld="needs 2 new IP(s), hold 1")).splitlines()
     assert row("restart held", "needs 2 new IP(s), hold 1") in held
 

@@ -377,14 +377,19 @@ class UpgradePlanSpec(ApiModel):
 
 _ROLLOUT_RUNNING = ("has(oldSelf.status) && has(oldSelf.status.startedAt) && has(oldSelf.status.phase) && "
                     "!(oldSelf.status.phase in ['Succeeded', 'Failed', 'RolledBack'])")
-ROOT_RULES = [
-    cel(f"!({_ROLLOUT_RUNNING}) || self.spec.targetVersion == oldSelf.spec.targetVersion",
-        "spec.targetVersion is immutable while the rollout runs; wait for it to end or delete the plan",
-        ".spec.targetVersion"),
-    cel(f"!({_ROLLOUT_RUNNING}) || (has(self.spec.daemonSet) == has(oldSelf.spec.daemonSet) && "
-        f"(!has(self.spec.daemonSet) || self.spec.daemonSet == oldSelf.spec.daemonSet))",
-        "spec.daemonSet is immutable while the rollout runs", ".spec.daemonSet"),
-]
+
+
+def _fixed_while_running(field: str, why: str = "") -> dict:
+    """The field may not change (nor appear or go) while the rollout runs: the plan was made for it."""
+    name = f"__{field}__" if field == "namespace" else field  # a CEL reserved word is escaped so in rules
+    return cel(f"!({_ROLLOUT_RUNNING}) || (has(self.spec.{name}) == has(oldSelf.spec.{name}) && "
+               f"(!has(self.spec.{name}) || self.spec.{name} == oldSelf.spec.{name}))",
+               f"spec.{field} is immutable while the rollout runs{why}", f".spec.{field}")
+
+
+ROOT_RULES = [_fixed_while_running("targetVersion", "; wait for it to end or delete the plan"),
+              *(_fixed_while_running(field) for field in ("daemonSet", "plugin", "namespace", "chart"))]
+
 SPEC_RULES = [
     cel("!has(self.window) || self.window.start != self.window.end",
         "window.start and window.end must differ (an empty window would never open)", ".window.end"),

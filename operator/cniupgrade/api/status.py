@@ -263,6 +263,9 @@ class UpgradePlanStatus(ApiModel):
         "restarted workloads' surge needs); re-checked every few seconds until it can go."))
     spec_hash: str | None = Field(default=None, description="Digest of the spec the plan was computed for; "
                                   "a changed spec on a finished or waiting plan plans again.")
+    deferred_spec_hash: str | None = Field(default=None, description=(
+        "The specHash of a change made while the rollout ran (said once in a SpecChangeDeferred Event): the plan "
+        "plans for it when the rollout ends."))
     approved_spec_hash: str | None = Field(default=None, description=(
         "With requireApproval: the specHash spec.approved was given for. A spec changed after its approval (a new "
         "targetVersion with approved: true left in git) waits for approved to be set false, then true again."))

@@ -53,8 +53,10 @@ def counts_text(status: dict) -> str:
     return "  ".join(f"{key} {counts.get(key, 0)}" for key in COUNT_FIELDS)
 
 
-def spec_flags(spec: dict) -> str:
-    flags = [flag for flag, on in (("paused", spec.get("paused")), ("rollback asked", spec.get("rollback"))) if on]
+def spec_flags(spec: dict, status: dict) -> str:
+    flags = [flag for flag, on in (("paused", spec.get("paused")), ("rollback asked", spec.get("rollback")),
+                                   ("spec changed: planned when this rollout ends",
+                                    status.get("deferredSpecHash") and status.get("phase") not in TERMINAL)) if on]
     if spec.get("requireApproval"):
         flags.append("approved" if spec.get("approved") else "requires approval, not approved")
     return ", ".join(flags)
@@ -80,7 +82,7 @@ def describe(plan: dict) -> str:
             ("counts", counts_text(status)),
             ("ready", ready and f"{ready.get('status')} {ready.get('reason')}: {ready.get('message', '')}"),
             ("degraded", degraded.get("status") == "True" and f"{degraded.get('reason')}: {degraded.get('message')}"),
-            ("spec", spec_flags(spec)),
+            ("spec", spec_flags(spec, status)),
             ("restart held", status.get("restartHeld")),
             ("rollback", rollback and (
                 f"asked through {rollback.get('source')} by {rollback.get('requestedBy') or '?'} at "

@@ -18,7 +18,8 @@ from cniupgrade.rollout import actions as act
 from cniupgrade.rollout import change_freeze, in_flight_taint
 from cniupgrade.rollout.observation import Observation
 from cniupgrade.rollout.rollback_request import RollbackRequest
-from cniupgrade.rollout.steps import checks, control_plane, failure, migrations, nodes, on_demand, prepull, release
+from cniupgrade.rollout.steps import (checks, control_plane, failure, migrations, nodes, on_demand, prepull, release,
+                                      spec_change)
 from cniupgrade.rollout.steps.approval import approval
 from cniupgrade.rollout.steps.checks import retry_requested
 from cniupgrade.seams.plugin import plugin_for
@@ -35,6 +36,7 @@ def finished(ctx: Context) -> Decision | None:
 
 STEPS: tuple[Step, ...] = (
     finished,                      # a finished plan stays finished
+    spec_change.deferred,          # a spec changed mid-rollout: said once, planned for at the end
     checks.out_of_bounds,          # the namespace boundary, before anything else
     on_demand.rollback_asked,      # spec.rollback or cniupgrade.io/rollback: roll back, in any phase
     checks.retry,                  # cniupgrade.io/retry: plan again
