@@ -6,6 +6,7 @@ from kubernetes import client
 from tests.e2e.conftest import E2E_NODES
 from tests.e2e.kit import AGENT_SELECTOR, assert_accounted, create_agent, plan_events
 from tests.e2e.recorder import PodRecorder
+from localcluster import nodes as sim_nodes
 from localcluster import stages
 from localcluster.waiting import wait_for
 
@@ -184,3 +185,40 @@ def test_a_node_not_ready_when_planned_is_waited_for_and_upgraded_gated_once_it_
 
 def node_ready(core: client.CoreV1Api, name: str) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in core.read_node(name).status.conditions or [])
+
+
+def test_nodes_that_join_after_the_plan_was_made_join_it_at_its_end(admin_api, namespace, operator, plans):
+    """One node joins while the plan awaits approval (the DaemonSet not taken yet: it gets the previous agent),
+    one while the rollout runs (it gets the new agent): both join the plan after its last batch, under the gates;
+    the first is upgraded, the second counted without a restart. None is left on the previous agent."""
+    core = client.CoreV1Api(admin_api)
+    create_agent(admin_api, namespace, NODES, ready_delay="1s")
+    early, late = sim_nodes.node_name(NODES + 50), sim_nodes.node_name(NODES + 51)
+    try:
+        with PodRecorder(admin_api, namespace, AGENT_SELECTOR) as recorder:
+            plans.create(requireApproval=True, rollout={"maxUnavailable": 4})
+            plans.wait_phase("AwaitingApproval", timeout=60)
+            core.create_node(sim_nodes.manifest(NODES + 50))
+            wait_for(lambda: any(e.node == early and e.ready for e in recorder.events), 60,
+                     f"an agent Ready on {early}")
+            plans.patch_spec(approved=True)
+            wait_for(lambda: plans.status().get("startedAt"), 60, "the rollout to start")
+            core.create_node(sim_nodes.manifest(NODES + 51))
+            status = plans.wait_phase("Succeeded", "Failed", timeout=180)
+        assert status["phase"] == "Succeeded", status.get("conditions")
+        states = assert_accounted(status, ALL | {early, late})
+        assert states[early] == states[late] == "Upgraded"
+        uids = recorder.uids_per_node()
+        assert len(uids[early]) == 2 and len(uids[late]) == 1  # the early one's agent replaced, the late one's kept
+        assert next(c for c in status["conditions"] if c["type"] == "Degraded")["status"] == "False"
+        assert daemonset(admin_api, namespace).spec.update_strategy.type == "RollingUpdate"  # released
+        joined = [e for e in plan_events(admin_api, namespace, "NodesJoined") if e.reason == "NodesJoined"]
+        assert early in " ".join(e.message for e in joined)
+    finally:
+        for name in (early, late):
+            try:
+                core.delete_node(name)
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise
+        wait_for(lambda: len(core.list_node().items) == NODES, 60, "the added nodes gone")

@@ -11,6 +11,7 @@ from cniupgrade.rollout import window as windows
 from cniupgrade.rollout.context import RECHECK_SECONDS, Context, Decision, iso
 from cniupgrade.rollout.layout import PlanLayout, layout_of
 from cniupgrade.rollout.steps.failure import on_failure
+from cniupgrade.rollout.steps.late_nodes import joined_since_planned
 from cniupgrade.rollout.steps.not_ready import waiting_for_not_ready
 from cniupgrade.rollout.steps.prepull import before_the_daemonset
 
@@ -128,6 +129,9 @@ def advance_batches(ctx: Context) -> Decision:
         sliding = advance_window(ctx, lock_step)
         if sliding:
             return sliding
+    joining = joined_since_planned(ctx)
+    if joining:
+        return joining
     waiting = waiting_for_not_ready(ctx)
     if waiting:
         return waiting
