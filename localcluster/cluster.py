@@ -55,6 +55,8 @@ class ClusterConfig:
     # kwok renews each node's Lease every quarter of this: 5000 nodes at 40 s are 500 writes a second, more than
     # 2 cores spare; the node controller's grace period follows it.
     node_lease_seconds: int = 40
+    # How often kwok writes each node's status (None: kwok's ~10 minutes). The Lease keeps a node Ready meanwhile.
+    node_heartbeat_seconds: int | None = None
 
 
 @dataclass
@@ -136,7 +138,7 @@ class LocalCluster:
             self.start("etcd")
             self.start("kube-apiserver")
             objects.install_kwok_stages(self.kubeconfig, self.binaries.kwok_assets, config.pod_ready_delay_ms,
-                                        config.pod_ready_jitter_ms)
+                                        config.pod_ready_jitter_ms, config.node_heartbeat_seconds)
             for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
                 self.start(component)
             nodes.create(self.kubeconfig, config.nodes)

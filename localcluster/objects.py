@@ -42,12 +42,12 @@ def wait_crd_established(api: client.ApiClient, name: str, timeout: float = 60) 
 
 
 def install_kwok_stages(kubeconfig: Path, kwok_assets: Path, pod_ready_delay_ms: int,
-                        pod_ready_jitter_ms: int) -> None:
+                        pod_ready_jitter_ms: int, node_heartbeat_seconds: int | None = None) -> None:
     api = api_client(kubeconfig)
     crd = yaml.safe_load((kwok_assets / "stage-crd.yaml").read_text())
     apply(api, crd)
     wait_crd_established(api, crd["metadata"]["name"])
-    for stage in stages.load(kwok_assets, pod_ready_delay_ms, pod_ready_jitter_ms):
+    for stage in stages.load(kwok_assets, pod_ready_delay_ms, pod_ready_jitter_ms, node_heartbeat_seconds):
         apply_with_retry(api, stage)
 
 

@@ -21,6 +21,8 @@ UNPULLABLE_EXPRESSION = ('.spec.nodeName as $node | .spec.containers | '
 NOT_READY_LABEL = "cniupgrade.test/not-ready"
 NOT_READY_KEY = f'.metadata.labels["{NOT_READY_LABEL}"]'
 NODE_STAGES = {"node-initialize", "node-heartbeat-with-lease"}
+NODE_HEARTBEAT_STAGE = "node-heartbeat-with-lease"
+HEARTBEAT_JITTER_MS = 10_000  # as kwok's own: each node's status written 600-610 s after its last
 NODE_NOT_READY_STAGE = {
     "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
     "metadata": {"name": "node-not-ready"},
@@ -71,7 +73,10 @@ IMAGE_PULL_FAILURE_STAGE = {
 }
 
 
-def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> list[dict]:
+def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int,
+         node_heartbeat_seconds: int | None = None) -> list[dict]:
+    """`node_heartbeat_seconds`: how often kwok writes each node's status (None: kwok's ~10 minutes). Nodes
+    created together write together: at 5000 nodes a burst of ~8000 node writes over ~5 minutes, every ~10."""
     stages = []
     for path in sorted((assets / "stages").glob("*.yaml")):
         stage = yaml.safe_load(path.read_text())
@@ -83,6 +88,9 @@ def load(assets: Path, pod_ready_delay_ms: int, pod_ready_jitter_ms: int) -> lis
             delay.pop("jitterDurationFrom", None)  # pod-delete would otherwise wait out the grace period
         if name in NODE_STAGES:
             spec["selector"]["matchExpressions"].append({"key": NOT_READY_KEY, "operator": "DoesNotExist"})
+        if name == NODE_HEARTBEAT_STAGE and node_heartbeat_seconds is not None:
+            delay.update(durationMilliseconds=node_heartbeat_seconds * 1000,
+                         jitterDurationMilliseconds=node_heartbeat_seconds * 1000 + HEARTBEAT_JITTER_MS)
         if name == "pod-create":
             spec["selector"]["matchExpressions"].append(
                 {"key": NO_IP_EXPRESSION, "operator": "NotIn", "values": ["true"]})

@@ -30,6 +30,10 @@ def assets(tmp_path):
     (tmp_path / "stages").mkdir()
     for name in ("pod-create", "pod-ready", "pod-delete"):
         (tmp_path / "stages" / f"{name}.yaml").write_text(STAGE.format(name=name))
+    heartbeat = yaml.safe_load(STAGE.format(name=stages.NODE_HEARTBEAT_STAGE))
+    heartbeat["spec"]["resourceRef"]["kind"] = "Node"
+    heartbeat["spec"]["delay"] = {"durationMilliseconds": 600000, "jitterDurationMilliseconds": 610000}
+    (tmp_path / "stages" / f"{stages.NODE_HEARTBEAT_STAGE}.yaml").write_text(yaml.safe_dump(heartbeat))
     return tmp_path
 
 
@@ -61,6 +65,15 @@ def test_pod_ready_skips_never_ready_images(assets):
 def test_pod_ready_jitter_is_an_upper_bound_above_the_delay(assets):
     ready = next(s for s in stages.load(assets, 500, 250) if s["metadata"]["name"] == "pod-ready")
     assert ready["spec"]["delay"]["jitterDurationMilliseconds"] == 750
+
+
+def test_node_heartbeats_keep_kwoks_period_unless_told(assets):
+    def delay(**kw) -> dict:
+        return next(s for s in stages.load(assets, 100, 0, **kw)
+                    if s["metadata"]["name"] == stages.NODE_HEARTBEAT_STAGE)["spec"]["delay"]
+    assert delay() == {"durationMilliseconds": 600000, "jitterDurationMilliseconds": 610000}
+    assert delay(node_heartbeat_seconds=14400) == {"durationMilliseconds": 14_400_000,
+                                                   "jitterDurationMilliseconds": 14_410_000}
 
 
 def test_pki_signs_a_serving_cert_for_every_apiserver_name_and_distinct_clients(tmp_path):
