@@ -188,9 +188,9 @@ def node_ready(core: client.CoreV1Api, name: str) -> bool:
 
 
 def test_nodes_that_join_after_the_plan_was_made_join_it_at_its_end(admin_api, namespace, operator, plans):
-    """One node joins while the plan awaits approval (the DaemonSet not taken yet: it gets the previous agent),
-    one while the rollout runs (it gets the new agent): both join the plan after its last batch, under the gates;
-    the first is upgraded, the second counted without a restart. None is left on the previous agent."""
+    """One node joins while the plan awaits approval (it gets the previous agent; the approved plan is computed
+    afresh, with it), one while the rollout runs (it gets the new agent, and joins the plan after its last batch,
+    gated and counted without a restart). None is left on the previous agent, none uncounted."""
     core = client.CoreV1Api(admin_api)
     create_agent(admin_api, namespace, NODES, ready_delay="1s")
     early, late = sim_nodes.node_name(NODES + 50), sim_nodes.node_name(NODES + 51)
@@ -213,7 +213,7 @@ def test_nodes_that_join_after_the_plan_was_made_join_it_at_its_end(admin_api, n
         assert next(c for c in status["conditions"] if c["type"] == "Degraded")["status"] == "False"
         assert daemonset(admin_api, namespace).spec.update_strategy.type == "RollingUpdate"  # released
         joined = [e for e in plan_events(admin_api, namespace, "NodesJoined") if e.reason == "NodesJoined"]
-        assert early in " ".join(e.message for e in joined)
+        assert late in " ".join(e.message for e in joined) and status["plan"]["batches"][-1] == [late]
     finally:
         for name in (early, late):
             try:

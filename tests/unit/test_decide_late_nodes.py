@@ -14,9 +14,15 @@ from tests.unit.builders import NEW, OLD, PLAN, T0, observe, pod, spec
 PLANNED = 3
 
 
-def run(plan_spec, late: dict[str, tuple[str | None, bool]], passes: int = 20):
-    """Planned n0..n2; they are upgraded, then `late` nodes show up; each deleted old pod comes back new."""
-    d = decide(plan_spec, UpgradePlanStatus(), observe(PLANNED), 1)
+def run(plan_spec, late: dict[str, tuple[str | None, bool]], passes: int = 20, podless: str | None = None):
+    """Planned n0..n2 (`podless` without its agent pod yet); they are upgraded, then `late` nodes show up (and
+    `podless` gets its pod, on the previous agent); each deleted old pod comes back new."""
+    first = observe(PLANNED)
+    if podless:
+        kept = [p for p in first.agents.live.values() if p.node != podless]
+        first = replace(first, agents=type(first.agents).of(kept))
+    d = decide(plan_spec, UpgradePlanStatus(), first, 1)
+    assert podless is None or f"{podless}: no agent pod" in d.status.plan.excluded
     revisions = {f"n{i}": OLD for i in range(PLANNED)} | {n: rev for n, (rev, _) in late.items() if rev}
     ready = {n: r for n, (_, r) in late.items()}
     now, decisions = T0, []
@@ -63,3 +69,10 @@ def test_a_notready_newcomer_is_left_out_as_notready_and_one_without_its_pod_yet
     assert "n8: not Ready" in d.status.plan.excluded and d.status.counts.not_ready == 1
     assert all("n9" not in entry for entry in d.status.plan.excluded) and d.status.counts.total == PLANNED + 1
     assert len(events(decisions, "NodesJoined")) == 1  # said once: n8 is in the plan's exclusions after it
+
+
+def test_a_node_planned_without_its_agent_pod_joins_once_it_has_one():
+    d, decisions = run(spec(), {}, podless="n2")
+    assert d.status.phase is Phase.succeeded and not d.status.plan.excluded
+    assert d.status.plan.batches[-1] == ["n2"] and d.status.counts.upgraded == PLANNED
+    assert any(isinstance(a, act.DeletePod) and a.node == "n2" for dd in decisions for a in dd.actions)

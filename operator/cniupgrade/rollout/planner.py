@@ -10,6 +10,7 @@ from cniupgrade.seams.objects import NodeInfo
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 NOT_READY = "not Ready"
+NO_AGENT_POD = "no agent pod"
 
 
 def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:
@@ -31,7 +32,7 @@ def exclusion_reason(node: NodeInfo, rollout: Rollout, has_agent: bool) -> str |
     if not node.ready:
         return NOT_READY
     if not has_agent:
-        return "no agent pod"
+        return NO_AGENT_POD
     return None
 
 
