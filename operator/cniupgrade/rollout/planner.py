@@ -72,6 +72,11 @@ def compute_plan(nodes: Iterable[NodeInfo], nodes_with_agent: AbstractSet[str], 
                         excluded=excluded, max_unavailable=size)
 
 
+def left_out(plan: ComputedPlan) -> dict[str, str]:
+    """Node -> why the plan left it out, from its excluded entries ('<node>: <why>')."""
+    return dict(entry.split(": ", 1) for entry in plan.excluded)
+
+
 def not_ready_when_planned(plan: ComputedPlan) -> list[str]:
     """The nodes the plan left out because they were NotReady (steps/not_ready.py waits for them)."""
     suffix = f": {NOT_READY}"

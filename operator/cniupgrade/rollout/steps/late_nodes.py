@@ -8,7 +8,7 @@ from __future__ import annotations
 from cniupgrade.api.status import Phase
 from cniupgrade.rollout.context import Context, Decision
 from cniupgrade.rollout.layout import layout_of
-from cniupgrade.rollout.planner import NO_AGENT_POD, chunk, compute_plan
+from cniupgrade.rollout.planner import NO_AGENT_POD, chunk, compute_plan, left_out
 from cniupgrade.rollout.steps.not_ready import names
 
 
@@ -16,8 +16,7 @@ def joined_since_planned(ctx: Context) -> Decision | None:
     """None: no agent node outside the plan, or only NotReady ones (added to the plan's exclusions here). A node
     left out for having no agent pod yet is seen again once it has one."""
     plan = ctx.status.plan
-    left_out = {entry.split(": ", 1)[0]: entry.split(": ", 1)[-1] for entry in plan.excluded}
-    known = layout_of(plan).position.keys() | {n for n, why in left_out.items() if why != NO_AGENT_POD}
+    known = layout_of(plan).position.keys() | {n for n, why in left_out(plan).items() if why != NO_AGENT_POD}
     placed = ctx.obs.agents.placed  # a node without its agent pod yet is seen again once the DaemonSet made it
     new = [node for node in ctx.obs.agent_nodes if node.name not in known and node.name in placed]
     if not new:
@@ -27,7 +26,7 @@ def joined_since_planned(ctx: Context) -> Decision | None:
     seen = {node.name for node in new}
     ctx.status = ctx.status.model_copy(update={"plan": plan.model_copy(update={
         "batches": plan.batches + chunk(ready, plan.max_unavailable),
-        "excluded": [e for e in plan.excluded if e.split(": ", 1)[0] not in seen] + joined.excluded})})
+        "excluded": [f"{n}: {why}" for n, why in left_out(plan).items() if n not in seen] + joined.excluded})})
     ctx.event("NodesJoined", f"{len(new)} node(s) joined the cluster (or got their agent pod) after the plan was "
                              f"made: {len(ready)} join the plan as a batch of their own ({names(ready) or 'none'}), "
                              f"{len(joined.excluded)} left out (status.plan.excluded)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from cniupgrade.api.models import NotReadyAction
 from cniupgrade.api.status import Phase, parse_time
 from cniupgrade.rollout.context import Context, Decision
-from cniupgrade.rollout.planner import chunk, not_ready_when_planned
+from cniupgrade.rollout.planner import chunk, left_out, not_ready_when_planned
 
 NAMED = 20
 
@@ -23,7 +23,7 @@ def waiting_for_not_ready(ctx: Context) -> Decision | None:
         joined = set(ready)
         ctx.status = ctx.status.model_copy(update={"plan": plan.model_copy(update={
             "batches": plan.batches + chunk(ready, plan.max_unavailable),
-            "excluded": [e for e in plan.excluded if e.split(":", 1)[0] not in joined]})})
+            "excluded": [f"{n}: {why}" for n, why in left_out(plan).items() if n not in joined]})})
         ctx.event("NodesReadyAgain", f"{len(ready)} node(s) NotReady when planned are Ready now and join the plan: "
                                      f"{names(ready)}")
         ctx.wake_in(0)
